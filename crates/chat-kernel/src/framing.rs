@@ -1,0 +1,256 @@
+//! Bytes to lines: the framing rules of PROTOCOL.md section 1, written once for every front-end.
+//!
+//! A TCP front-end feeds whatever it read into a [`LineDecoder`], which copes with lines split
+//! across reads, several lines in one read, `\r\n`, telnet option negotiation, over-long lines and
+//! invalid UTF-8, and hands each complete line to a callback as an [`Input`]. A WebSocket
+//! front-end calls [`split_frame`] on each text frame instead. [`clean_line`] then removes control
+//! characters and trims, which the kernel does for both transports.
+
+use std::borrow::Cow;
+
+/// One unit of client input, as the kernel consumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A complete line, valid UTF-8, without its line end (not yet cleaned).
+    Line(&'a str),
+    /// A line longer than the limit; reported once, the rest of it is discarded.
+    TooLong,
+    /// A line that was not valid UTF-8; discarded.
+    InvalidUtf8,
+    /// A binary WebSocket frame; not supported.
+    BinaryFrame,
+}
+
+const IAC: u8 = 0xFF;
+const SB: u8 = 0xFA;
+const SE: u8 = 0xF0;
+const WILL: u8 = 0xFB;
+const DONT: u8 = 0xFE;
+
+/// Where the telnet command stripper is within an `IAC` sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Telnet {
+    /// Plain data.
+    Data,
+    /// Just saw `IAC`.
+    Iac,
+    /// Saw `IAC WILL|WONT|DO|DONT`; the option byte comes next.
+    Option,
+    /// Inside `IAC SB ... IAC SE`.
+    Sub,
+    /// Saw `IAC` inside a subnegotiation.
+    SubIac,
+}
+
+/// Splits a TCP byte stream into lines, stripping telnet negotiation.
+///
+/// The decoder keeps at most `max_line` bytes of a pending line, so a client cannot make the
+/// server buffer an unbounded line.
+#[derive(Debug)]
+pub struct LineDecoder {
+    max_line: usize,
+    buf: Vec<u8>,
+    telnet: Telnet,
+    /// The current line passed the limit: report once, then drop bytes until `\n`.
+    discarding: bool,
+}
+
+impl LineDecoder {
+    /// A decoder for lines of at most `max_line` bytes (line end excluded).
+    pub fn new(max_line: usize) -> Self {
+        LineDecoder {
+            max_line,
+            buf: Vec::new(),
+            telnet: Telnet::Data,
+            discarding: false,
+        }
+    }
+
+    /// Feeds bytes read from the socket; calls `on_input` for every complete line or error.
+    pub fn feed(&mut self, data: &[u8], mut on_input: impl FnMut(Input<'_>)) {
+        for &byte in data {
+            if !self.telnet_data(byte) {
+                continue;
+            }
+            if byte == b'\n' {
+                self.end_line(&mut on_input);
+            } else if self.discarding {
+                // Rest of an over-long line: dropped up to the next `\n`.
+            } else if self.buf.len() > self.max_line {
+                // `max_line` bytes plus a possible `\r` are kept; one more is too many.
+                self.buf.clear();
+                self.discarding = true;
+                on_input(Input::TooLong);
+            } else {
+                self.buf.push(byte);
+            }
+        }
+        if self.buf.capacity() > 4 * 1024 && self.buf.is_empty() {
+            // Do not keep a large buffer for an idle connection after one long line.
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Runs the telnet state machine; returns whether `byte` is chat data.
+    fn telnet_data(&mut self, byte: u8) -> bool {
+        match (self.telnet, byte) {
+            (Telnet::Data, IAC) => self.telnet = Telnet::Iac,
+            (Telnet::Data, _) => return true,
+            (Telnet::Iac, SB) => self.telnet = Telnet::Sub,
+            (Telnet::Iac, WILL..=DONT) => self.telnet = Telnet::Option,
+            // `IAC IAC` is a literal 0xFF, never valid UTF-8 text: dropped with the rest.
+            (Telnet::Iac, _) | (Telnet::Option, _) => self.telnet = Telnet::Data,
+            (Telnet::Sub, IAC) => self.telnet = Telnet::SubIac,
+            (Telnet::Sub, _) => {}
+            (Telnet::SubIac, SE) => self.telnet = Telnet::Data,
+            (Telnet::SubIac, _) => self.telnet = Telnet::Sub,
+        }
+        false
+    }
+
+    fn end_line(&mut self, on_input: &mut impl FnMut(Input<'_>)) {
+        if self.discarding {
+            self.discarding = false;
+            self.buf.clear();
+            return;
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        if self.buf.len() > self.max_line {
+            on_input(Input::TooLong);
+        } else {
+            match std::str::from_utf8(&self.buf) {
+                Ok(line) => on_input(Input::Line(line)),
+                Err(_) => on_input(Input::InvalidUtf8),
+            }
+        }
+        self.buf.clear();
+    }
+}
+
+/// Splits one WebSocket text frame into its lines (`\n`-separated, a `\r` before it dropped),
+/// applying the same line limit as TCP.
+pub fn split_frame(text: &str, max_line: usize, mut on_input: impl FnMut(Input<'_>)) {
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() > max_line {
+            on_input(Input::TooLong);
+        } else {
+            on_input(Input::Line(line));
+        }
+    }
+}
+
+/// Whether a character is removed from incoming text: C0 controls but TAB, DEL, and C1.
+pub fn is_stripped_control(c: char) -> bool {
+    (c.is_control() && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c)
+}
+
+/// Removes control characters, then trims spaces. An empty result means "ignore this line".
+pub fn clean_line(line: &str) -> Cow<'_, str> {
+    if line.chars().any(is_stripped_control) {
+        let cleaned: String = line.chars().filter(|&c| !is_stripped_control(c)).collect();
+        Cow::Owned(cleaned.trim().to_owned())
+    } else {
+        Cow::Borrowed(line.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(max: usize, chunks: &[&[u8]]) -> Vec<String> {
+        let mut dec = LineDecoder::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            dec.feed(chunk, |input| {
+                out.push(match input {
+                    Input::Line(l) => format!("line:{l}"),
+                    other => format!("{other:?}"),
+                })
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn lines_split_across_reads_and_several_in_one_read() {
+        assert_eq!(
+            decode(
+                100,
+                &[b"log", b"in al", b"ice\r\nwho", b"ami\nuserlist\r", b"\n"]
+            ),
+            ["line:login alice", "line:whoami", "line:userlist"]
+        );
+    }
+
+    #[test]
+    fn no_line_until_newline() {
+        assert!(decode(100, &[b"partial"]).is_empty());
+    }
+
+    #[test]
+    fn over_long_line_reported_once_and_discarded_to_newline() {
+        let long = vec![b'a'; 50];
+        let out = decode(10, &[&long, &long, b"tail\nok\n"]);
+        assert_eq!(out, ["TooLong", "line:ok"]);
+    }
+
+    #[test]
+    fn line_of_exactly_max_bytes_passes_with_crlf() {
+        assert_eq!(decode(4, &[b"abcd\r\n"]), ["line:abcd"]);
+        assert_eq!(decode(4, &[b"abcde\n"]), ["TooLong"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_next_line_works() {
+        assert_eq!(
+            decode(100, &[b"bad \xc3\x28\nfine\n"]),
+            ["InvalidUtf8", "line:fine"]
+        );
+    }
+
+    #[test]
+    fn utf8_split_across_reads_is_fine() {
+        let s = "héllo\n".as_bytes();
+        assert_eq!(decode(100, &[&s[..2], &s[2..]]), ["line:héllo"]);
+    }
+
+    #[test]
+    fn telnet_negotiation_is_stripped() {
+        // IAC DO ECHO, IAC WILL SUPPRESS-GO-AHEAD, IAC SB NAWS ... IAC SE, IAC NOP.
+        let mut data = vec![0xFF, 0xFD, 0x01, b'h', 0xFF, 0xFB, 0x03, b'i'];
+        data.extend_from_slice(&[0xFF, 0xFA, 0x1F, 0x00, 0x50, 0x00, 0x18, 0xFF, 0xF0]);
+        data.extend_from_slice(&[0xFF, 0xF1, b'!', b'\n']);
+        assert_eq!(decode(100, &[&data[..4], &data[4..]]), ["line:hi!"]);
+    }
+
+    #[test]
+    fn telnet_interrupt_mid_line() {
+        assert_eq!(decode(100, &[b"ab\xff\xf4cd\n"]), ["line:abcd"]);
+    }
+
+    #[test]
+    fn frames_split_on_newlines() {
+        let mut out = Vec::new();
+        split_frame("login a\r\nwhoami\n", 100, |i| out.push(format!("{i:?}")));
+        assert_eq!(
+            out,
+            [r#"Line("login a")"#, r#"Line("whoami")"#, r#"Line("")"#]
+        );
+        let mut out = Vec::new();
+        split_frame(&"x".repeat(20), 10, |i| out.push(i == Input::TooLong));
+        assert_eq!(out, [true]);
+    }
+
+    #[test]
+    fn control_characters_removed_and_trimmed() {
+        assert_eq!(clean_line("  hi\x1b[31m there\x07 "), "hi[31m there");
+        assert_eq!(clean_line("a\tb"), "a\tb");
+        assert_eq!(clean_line("x\u{85}y\u{7f}"), "xy");
+        assert_eq!(clean_line(" \x1b "), "");
+        assert!(matches!(clean_line(" plain "), Cow::Borrowed("plain")));
+    }
+}

@@ -1,0 +1,261 @@
+//! A connection's outbound queue: bounded by bytes, drained in batches, usable from any runtime.
+//!
+//! The kernel holds the [`OutboxSender`] and pushes already-rendered payloads without ever
+//! waiting: when a slow reader's pending output passes the limit, the push fails and the kernel
+//! drops that client, so nobody else waits on it. The front-end's writer task holds the
+//! [`Outbox`], takes everything queued in one go (one write for many messages) and learns from it
+//! when the connection is to be closed, gracefully (flush first) or at once.
+
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+/// How a connection ends, as the writer learns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Write what is queued, then close (logout, shutdown).
+    Flush,
+    /// Close now, dropping what is queued (slow client, disconnect).
+    Abort,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Bytes>,
+    bytes: usize,
+    closing: Option<Closing>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Woken when data arrives or the outbox closes.
+    data: AtomicWaker,
+    /// Woken when the outbox is aborted.
+    abort: AtomicWaker,
+}
+
+/// The push side of a connection's queue, held by the kernel.
+#[derive(Debug, Clone)]
+pub struct OutboxSender {
+    shared: Arc<Shared>,
+    limit: usize,
+}
+
+/// The queue was past its byte limit: the payload was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("send queue full")]
+pub struct QueueFull;
+
+/// The drain side of a connection's queue, held by the front-end's writer.
+#[derive(Debug)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+/// Creates a queue that holds at most `limit` bytes of pending output.
+pub fn outbox(limit: usize) -> (OutboxSender, Outbox) {
+    let shared = Arc::new(Shared::default());
+    (
+        OutboxSender {
+            shared: shared.clone(),
+            limit,
+        },
+        Outbox { shared },
+    )
+}
+
+impl OutboxSender {
+    /// Queues a payload; fails when it would take the pending output past the limit.
+    /// A payload pushed after the outbox closed is dropped silently.
+    pub fn push(&self, payload: Bytes) -> Result<(), QueueFull> {
+        let mut st = self.shared.state.lock();
+        if st.closing.is_some() {
+            return Ok(());
+        }
+        if st.bytes + payload.len() > self.limit {
+            return Err(QueueFull);
+        }
+        st.bytes += payload.len();
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back(payload);
+        drop(st);
+        if was_empty {
+            // The writer registered its waker before it saw the queue empty: one wake is enough.
+            self.shared.data.wake();
+        }
+        Ok(())
+    }
+
+    /// Closes the queue: the writer sends what is queued, then ends.
+    pub fn close(&self) {
+        self.set_closing(Closing::Flush);
+    }
+
+    /// Closes the queue at once: what is queued is dropped and the writer is stopped.
+    pub fn abort(&self) {
+        self.set_closing(Closing::Abort);
+    }
+
+    fn set_closing(&self, closing: Closing) {
+        let mut st = self.shared.state.lock();
+        if st.closing == Some(Closing::Abort) {
+            return;
+        }
+        st.closing = Some(closing);
+        if closing == Closing::Abort {
+            st.queue = VecDeque::new();
+            st.bytes = 0;
+        }
+        drop(st);
+        self.shared.data.wake();
+        if closing == Closing::Abort {
+            self.shared.abort.wake();
+        }
+    }
+
+    /// Bytes waiting in the queue now.
+    pub fn pending(&self) -> usize {
+        self.shared.state.lock().bytes
+    }
+}
+
+impl Outbox {
+    /// Moves everything queued into `batch`. Ready with `true` when it got data, with `false`
+    /// when the connection is to be closed (a graceful close delivers the queue first).
+    pub fn poll_batch(&self, cx: &mut Context<'_>, batch: &mut Vec<Bytes>) -> Poll<bool> {
+        if let Some(ready) = self.try_batch(batch) {
+            return Poll::Ready(ready);
+        }
+        self.shared.data.register(cx.waker());
+        match self.try_batch(batch) {
+            Some(ready) => Poll::Ready(ready),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Waits for output (see [`Outbox::poll_batch`]).
+    pub async fn next_batch(&self, batch: &mut Vec<Bytes>) -> bool {
+        poll_fn(|cx| self.poll_batch(cx, batch)).await
+    }
+
+    /// Takes what is queued without waiting: `None` when there is nothing and it is open.
+    pub fn try_batch(&self, batch: &mut Vec<Bytes>) -> Option<bool> {
+        let mut st = self.shared.state.lock();
+        if st.closing == Some(Closing::Abort) {
+            return Some(false);
+        }
+        if !st.queue.is_empty() {
+            batch.extend(st.queue.drain(..));
+            st.bytes = 0;
+            if st.queue.capacity() > 64 {
+                // A burst grew the queue; an idle connection should not keep that memory.
+                st.queue.shrink_to(8);
+            }
+            return Some(true);
+        }
+        st.closing.map(|_| false)
+    }
+
+    /// How the connection is closing, if it is.
+    pub fn closing(&self) -> Option<Closing> {
+        self.shared.state.lock().closing
+    }
+
+    /// A future that completes when the kernel aborts this connection (slow client, server
+    /// drop). A front-end races its blocked writes against it.
+    pub fn aborted(&self) -> Aborted {
+        Aborted {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Completes when the outbox is aborted; see [`Outbox::aborted`].
+#[derive(Debug)]
+pub struct Aborted {
+    shared: Arc<Shared>,
+}
+
+impl Future for Aborted {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let aborted = |s: &Shared| s.state.lock().closing == Some(Closing::Abort);
+        if aborted(&self.shared) {
+            return Poll::Ready(());
+        }
+        self.shared.abort.register(cx.waker());
+        if aborted(&self.shared) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn poll_once(rx: &Outbox, batch: &mut Vec<Bytes>) -> Poll<bool> {
+        rx.poll_batch(&mut Context::from_waker(Waker::noop()), batch)
+    }
+
+    #[test]
+    fn batches_everything_queued() {
+        let (tx, rx) = outbox(100);
+        let mut batch = Vec::new();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Pending);
+        tx.push(Bytes::from_static(b"a\r\n")).unwrap();
+        tx.push(Bytes::from_static(b"bc\r\n")).unwrap();
+        assert_eq!(tx.pending(), 7);
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+        assert_eq!(batch.len(), 2);
+        assert_eq!(tx.pending(), 0);
+    }
+
+    #[test]
+    fn full_queue_refuses_without_blocking() {
+        let (tx, _rx) = outbox(10);
+        tx.push(Bytes::from_static(b"12345")).unwrap();
+        tx.push(Bytes::from_static(b"12345")).unwrap();
+        assert_eq!(tx.push(Bytes::from_static(b"x")), Err(QueueFull));
+    }
+
+    #[test]
+    fn graceful_close_delivers_queue_first() {
+        let (tx, rx) = outbox(100);
+        tx.push(Bytes::from_static(b"bye")).unwrap();
+        tx.close();
+        tx.push(Bytes::from_static(b"late")).unwrap();
+        let mut batch = Vec::new();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+        assert_eq!(batch, [Bytes::from_static(b"bye")]);
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(false));
+        assert_eq!(rx.closing(), Some(Closing::Flush));
+    }
+
+    #[test]
+    fn abort_drops_queue_and_wakes_aborted() {
+        let (tx, rx) = outbox(100);
+        tx.push(Bytes::from_static(b"x")).unwrap();
+        let mut aborted = rx.aborted();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut aborted).poll(&mut cx).is_pending());
+        tx.abort();
+        assert!(Pin::new(&mut aborted).poll(&mut cx).is_ready());
+        let mut batch = Vec::new();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(false));
+        assert!(batch.is_empty());
+        tx.close();
+        assert_eq!(rx.closing(), Some(Closing::Abort), "abort is final");
+    }
+}

@@ -1,0 +1,40 @@
+//! A shutdown flag that any runtime can await.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use event_listener::Event;
+
+/// Set once by the process (Ctrl-C, SIGTERM); accept loops await it to stop accepting.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    flag: AtomicBool,
+    event: Event,
+}
+
+impl Shutdown {
+    /// Raises the flag and wakes every waiter. Returns `false` if it was already raised.
+    pub fn trigger(&self) -> bool {
+        let first = !self.flag.swap(true, Ordering::SeqCst);
+        self.event.notify(usize::MAX);
+        first
+    }
+
+    /// Whether the flag is raised.
+    pub fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the flag is raised.
+    pub async fn wait(&self) {
+        loop {
+            if self.is_triggered() {
+                return;
+            }
+            let listener = self.event.listen();
+            if self.is_triggered() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
