@@ -93,13 +93,21 @@ pub(crate) fn escape_html(text: &str) -> String {
 }
 
 /// The contents of every `<tag>…</tag>` block (the tag written without
-/// attributes), in order.
+/// attributes), in order, skipping HTML comments (`<!-- … -->`).
 pub(crate) fn inline_blocks<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let mut blocks = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find(&open) {
+        if let Some(comment) = rest[..start].find("<!--") {
+            // A comment starts before the tag: skip past its end.
+            match rest[comment..].find("-->") {
+                Some(end) => rest = &rest[comment + end + 3..],
+                None => break,
+            }
+            continue;
+        }
         let after = &rest[start + open.len()..];
         let Some(end) = after.find(&close) else {
             break;
@@ -211,6 +219,24 @@ mod tests {
         assert_eq!(inline_blocks(html, "script"), vec!["one", "two"]);
         assert_eq!(inline_blocks(html, "style"), vec!["a"]);
         assert!(inline_blocks(html, "pre").is_empty());
+    }
+
+    #[test]
+    fn inline_blocks_skips_comments() {
+        let html = "<!-- a <script> here --><script>real</script><!-- <script>x</script>";
+        assert_eq!(inline_blocks(html, "script"), vec!["real"]);
+        assert!(inline_blocks("<!-- <script>never closed", "script").is_empty());
+    }
+
+    #[test]
+    fn blocks_are_the_real_script_and_style() {
+        let scripts = inline_blocks(TEMPLATE, "script");
+        assert_eq!(scripts.len(), 1);
+        assert!(scripts[0].trim_start().starts_with("\"use strict\";"));
+        assert!(scripts[0].trim_end().ends_with("})();"));
+        let styles = inline_blocks(TEMPLATE, "style");
+        assert_eq!(styles.len(), 1);
+        assert!(styles[0].contains("--bg:"));
     }
 
     #[test]
