@@ -13,7 +13,7 @@
 //! - [`parser`]: a line to a [`Command`], syntax errors in protocol order; [`names`]: name rules.
 //! - `registry`: connections, users and rooms; `history`: recent lines kept in memory.
 //! - `dispatch`: what each command does and who hears it (the chat's rules).
-//! - [`kernel`]: the [`Kernel`] handle front-ends call.
+//! - [`kernel`]: the [`Kernel`] handle front-ends call; [`endpoint`]: a server to start.
 //! - [`reply`]: what the server says; [`packer`]: a reply to bytes in one [`Format`];
 //!   [`color`]: ANSI styles; [`console`]: the server console.
 //! - [`outbox`]: a connection's byte-bounded outbound queue; [`flood`]: the flood limit;
@@ -23,6 +23,7 @@
 pub mod color;
 pub mod console;
 mod dispatch;
+pub mod endpoint;
 pub mod flood;
 pub mod framing;
 mod history;
@@ -39,6 +40,7 @@ pub mod store;
 
 pub use console::{Console, ConsoleEvent};
 pub use dispatch::Flow;
+pub use endpoint::Endpoint;
 pub use framing::{Input, LineDecoder};
 pub use kernel::{Connection, Kernel, KernelConfig, Refused, Transport};
 pub use limits::{FloodLimit, Limits};
