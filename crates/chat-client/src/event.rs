@@ -239,6 +239,9 @@ pub fn apply_reply(model: &mut Model, reply: Reply) -> Vec<String> {
         Reply::Info { text } => {
             let text = clean_text(&text);
             model.session.on_info(&text);
+            if text == "format json" && model.session.take_quiet_format() {
+                return follow_up;
+            }
             model.push(LogLine::new(LineKind::Info, format!("[INFO] - {text}")));
         }
         Reply::Server { text } => {
@@ -499,6 +502,18 @@ mod tests {
             "red",
             "escape sequences never reach the terminal"
         );
+    }
+
+    #[test]
+    fn own_format_reply_is_quiet_but_a_typed_one_is_shown() {
+        let mut m = Model::new("x:1", Session::prompt());
+        m.connected();
+        m.session.on_connected();
+        let before = m.log().len();
+        feed(&mut m, r#"{"type":"info","text":"format json"}"#);
+        assert_eq!(m.log().len(), before);
+        feed(&mut m, r#"{"type":"info","text":"format json"}"#);
+        assert_eq!(last(&m).plain(), "[INFO] - format json");
     }
 
     #[test]

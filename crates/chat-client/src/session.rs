@@ -56,6 +56,7 @@ pub struct Session {
     awaiting_register: bool,
     rejoin: Vec<String>,
     quiet_userlist: usize,
+    quiet_format: bool,
 }
 
 impl Session {
@@ -67,6 +68,7 @@ impl Session {
             awaiting_register: false,
             rejoin: Vec::new(),
             quiet_userlist: 0,
+            quiet_format: false,
         }
     }
 
@@ -79,6 +81,7 @@ impl Session {
             awaiting_register: false,
             rejoin: rooms,
             quiet_userlist: 0,
+            quiet_format: false,
         }
     }
 
@@ -129,6 +132,12 @@ impl Session {
 
     /// The connection is up (and `format json` sent): the commands that log in.
     pub fn on_connected(&mut self) -> Vec<String> {
+        self.quiet_format = true;
+        self.login_commands()
+    }
+
+    /// The commands that log in, if a login is pending.
+    fn login_commands(&mut self) -> Vec<String> {
         let State::Pending { creds, sent } = &mut self.state else {
             return Vec::new();
         };
@@ -169,7 +178,7 @@ impl Session {
                 };
                 self.state = State::Pending { creds, sent: false };
                 let commands = if connected {
-                    self.on_connected()
+                    self.login_commands()
                 } else {
                     Vec::new()
                 };
@@ -252,6 +261,12 @@ impl Session {
         None
     }
 
+    /// An `[INFO]` reply `format json` arrived: true if it answers the client's own
+    /// `format json` (it is then not logged).
+    pub fn take_quiet_format(&mut self) -> bool {
+        std::mem::take(&mut self.quiet_format)
+    }
+
     /// A `userlist` reply arrived: true if the client asked for it itself (it then only updates
     /// the user list, without a log line).
     pub fn take_quiet_userlist(&mut self) -> bool {
@@ -267,6 +282,7 @@ impl Session {
     pub fn connection_lost(&mut self, rooms: Vec<String>) {
         self.awaiting_register = false;
         self.quiet_userlist = 0;
+        self.quiet_format = false;
         match &mut self.state {
             State::LoggedIn { creds, .. } => {
                 self.state = State::Pending {
