@@ -1,0 +1,94 @@
+//! `async-chat bench`: a load generator for the chat servers, and `bench suite`, the runtime
+//! comparison.
+//!
+//! A run connects N clients over TCP or WebSocket, logs them in, lets S of them send M
+//! `msgall` messages each (at a rate, or as fast as a per-sender window of in-flight messages
+//! allows), and has every client count deliveries and their latency. With `--server-pid` it
+//! reads the server's CPU time and memory from `/proc`. `--idle K` holds K connections and
+//! reports the server's memory per connection. `bench suite` starts each server itself, runs
+//! the same workloads against each, prints a table, writes `bench-results.json` and draws
+//! `readme_img/bench.svg`.
+//!
+//! Deliveries: `msgall` goes to every logged-in user, the sender included, so a run expects
+//! `sent x clients connected` deliveries; everything not received by the end is lost.
+//!
+//! # Layout
+//!
+//! - [`args`]: command-line options (`BenchArgs`, `LoadArgs`, `SuiteArgs`).
+//! - [`error`]: the error type, `BenchError`.
+//! - [`target`]: parsing `--target`, the loopback check.
+//! - [`payload`]: what a message carries (run, sender, sequence, send time) and its padding.
+//! - [`line`]: classifying the server's reply lines.
+//! - [`conn`]: one connection, TCP or WebSocket: read lines, write commands.
+//! - [`shared`]: run-wide state: phase, windows, acknowledgements, counters, histograms.
+//! - [`client`]: what one client does (log in; send and receive; or idle).
+//! - [`load`]: a load run, start to report.
+//! - [`idle`]: an idle run (memory per connection).
+//! - [`report`]: report structures and their text form.
+//! - [`sys`]: file-descriptor limit, own CPU time, a server's CPU and RSS from `/proc`.
+//! - [`server`]: starting a server as a child process and finding its port.
+//! - [`suite`]: `bench suite`: every server, every workload, the table and `bench-results.json`.
+//! - [`chart`]: the SVG comparison chart.
+
+pub mod args;
+pub mod chart;
+pub mod client;
+pub mod conn;
+pub mod error;
+pub mod idle;
+pub mod line;
+pub mod load;
+pub mod payload;
+pub mod report;
+pub mod server;
+pub mod shared;
+pub mod suite;
+pub mod sys;
+pub mod target;
+
+pub use args::{BenchArgs, BenchCommand, LoadArgs, SuiteArgs};
+pub use error::BenchError;
+
+use idle::IdleConfig;
+use load::LoadConfig;
+
+/// Runs `async-chat bench` (a single run, or `suite`) on its own multi-threaded tokio runtime.
+///
+/// Prints the report on stdout (one JSON line with `--json`).
+pub fn run(args: BenchArgs) -> Result<(), BenchError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?;
+    match args.command {
+        Some(BenchCommand::Suite(suite_args)) => suite::run_suite(&rt, &suite_args),
+        None => {
+            let a = args.load;
+            if let Some(k) = a.idle {
+                let cfg = IdleConfig::from_args(&a, k)?;
+                let report = rt.block_on(async {
+                    let (report, held) = idle::run_idle(&cfg).await?;
+                    held.release().await;
+                    Ok::<_, BenchError>(report)
+                })?;
+                print(&report, a.json)
+            } else {
+                let cfg = LoadConfig::from_args(&a)?;
+                let report = rt.block_on(load::run_load(&cfg))?;
+                print(&report, a.json)
+            }
+        }
+    }
+}
+
+fn print<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+) -> Result<(), BenchError> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}

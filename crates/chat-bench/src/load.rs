@@ -1,0 +1,379 @@
+//! A load run: N clients log in, S of them send M messages each, everybody counts deliveries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::args::LoadArgs;
+use crate::client::{ClientStats, load_client};
+use crate::error::BenchError;
+use crate::report::{Latency, LoadReport, ServerStats};
+use crate::shared::{ClientConfig, LoadShared, Login, Phase};
+use crate::sys;
+use crate::target::Target;
+
+/// Longest accepted name prefix (names are at most 32 characters, the index takes up to 7).
+const MAX_PREFIX: usize = 25;
+
+/// A validated load run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The server.
+    pub target: Target,
+    /// Clients that log in.
+    pub clients: usize,
+    /// The first `senders` clients send.
+    pub senders: usize,
+    /// Messages per sender.
+    pub messages: u32,
+    /// Total messages per second, 0 = unlimited.
+    pub rate: f64,
+    /// In-flight limit per sender, 0 = unlimited.
+    pub window: u32,
+    /// Minimum payload size.
+    pub payload_size: usize,
+    /// The whole run ends after this.
+    pub timeout: Duration,
+    /// Server process to measure.
+    pub server_pid: Option<u32>,
+    /// Allow non-loopback targets.
+    pub allow_remote: bool,
+    /// Login name prefix.
+    pub name_prefix: String,
+    /// Simultaneous connects.
+    pub connect_concurrency: usize,
+}
+
+impl LoadConfig {
+    /// Checks the options of a load run.
+    pub fn from_args(a: &LoadArgs) -> Result<LoadConfig, BenchError> {
+        let senders = a.senders.unwrap_or(a.clients);
+        if a.clients == 0 {
+            return Err(BenchError::Config("--clients must be at least 1".into()));
+        }
+        if senders > a.clients {
+            return Err(BenchError::Config(format!(
+                "--senders {senders} is more than --clients {}",
+                a.clients
+            )));
+        }
+        if !(a.rate.is_finite() && a.rate >= 0.0) {
+            return Err(BenchError::Config(
+                "--rate must be 0 or a positive number".into(),
+            ));
+        }
+        if a.timeout == 0 {
+            return Err(BenchError::Config(
+                "--timeout must be at least 1 second".into(),
+            ));
+        }
+        check_prefix(&a.name_prefix)?;
+        Ok(LoadConfig {
+            target: Target::parse(&a.target)?,
+            clients: a.clients,
+            senders,
+            messages: a.messages,
+            rate: a.rate,
+            window: a.window,
+            payload_size: a.payload_size,
+            timeout: Duration::from_secs(a.timeout),
+            server_pid: a.server_pid,
+            allow_remote: a.allow_remote,
+            name_prefix: a.name_prefix.clone(),
+            connect_concurrency: a.connect_concurrency.max(1),
+        })
+    }
+}
+
+/// Checks a login name prefix: non-empty, short, and a valid start of a chat name.
+pub fn check_prefix(prefix: &str) -> Result<(), BenchError> {
+    let bad = prefix.is_empty()
+        || prefix.chars().count() > MAX_PREFIX
+        || prefix.starts_with(['#', '/'])
+        || prefix.chars().any(|c| c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(BenchError::Config(format!(
+            "--name-prefix must be 1 to {MAX_PREFIX} characters, no spaces, not starting with # or /"
+        )));
+    }
+    Ok(())
+}
+
+/// A number that tells this run's payloads from any other's.
+pub fn run_id() -> u32 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// Groups failure reasons of the login phase.
+#[derive(Debug, Default)]
+pub struct LoginTally {
+    /// Clients ready.
+    pub ready: usize,
+    /// Ready clients with index below this many (the senders).
+    pub ready_below: usize,
+    /// Failures by reason.
+    pub failures: BTreeMap<String, usize>,
+    /// Slowest connect + login.
+    pub slowest: Duration,
+}
+
+/// Collects every login outcome (the channel closes once every client reported).
+pub async fn collect_logins(rx: &mut mpsc::UnboundedReceiver<Login>, below: usize) -> LoginTally {
+    let mut t = LoginTally::default();
+    while let Some(l) = rx.recv().await {
+        match l {
+            Login::Ready { id, took } => {
+                t.ready += 1;
+                if id < below {
+                    t.ready_below += 1;
+                }
+                t.slowest = t.slowest.max(took);
+            }
+            Login::Failed { reason, .. } => *t.failures.entry(reason).or_default() += 1,
+        }
+    }
+    t
+}
+
+/// Samples the server process, mapping failure to a readable error.
+fn sample(pid: u32) -> Result<sys::ProcSample, BenchError> {
+    sys::sample_process(pid).map_err(|e| BenchError::Config(format!("--server-pid {pid}: {e}")))
+}
+
+/// Runs one load run and returns its report.
+pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
+    let addr = cfg.target.resolve(cfg.allow_remote).await?;
+    if let Some(pid) = cfg.server_pid {
+        sample(pid)?;
+    }
+    // Raising the limit is best effort: connections beyond it fail and are reported.
+    let _ = sys::raise_nofile(cfg.clients as u64 + 256);
+    let shared = LoadShared::new(
+        run_id(),
+        cfg.clients,
+        cfg.senders,
+        cfg.messages,
+        cfg.rate,
+        cfg.window,
+        cfg.payload_size,
+    )
+    .map_err(|e| BenchError::Config(format!("latency histogram: {e}")))?;
+    let sh = Arc::new(shared);
+    let started = Instant::now();
+    let deadline = started + cfg.timeout;
+    let ccfg = Arc::new(ClientConfig {
+        addr,
+        transport: cfg.target.transport.clone(),
+        name_prefix: cfg.name_prefix.clone(),
+        log_in: true,
+        deadline,
+        gate: Semaphore::new(cfg.connect_concurrency),
+    });
+    let cpu_total0 = sys::own_cpu();
+    let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
+    let (login_tx, mut login_rx) = mpsc::unbounded_channel();
+    let handles: Vec<JoinHandle<ClientStats>> = (0..cfg.clients)
+        .map(|id| {
+            tokio::spawn(load_client(
+                id,
+                ccfg.clone(),
+                sh.clone(),
+                phase_rx.clone(),
+                login_tx.clone(),
+            ))
+        })
+        .collect();
+    drop(login_tx);
+    let tally = collect_logins(&mut login_rx, cfg.senders).await;
+    let connect_login = started.elapsed();
+    if tally.ready == 0 {
+        let _ = phase_tx.send(Phase::Stop);
+        finish(handles).await;
+        return Err(BenchError::NoClients(reasons(&tally.failures)));
+    }
+
+    let server_before = cfg.server_pid.map(sample).transpose()?;
+    let cpu0 = sys::own_cpu();
+    let start = Instant::now();
+    let _ = phase_tx.send(Phase::Run);
+    let timed_out = loop {
+        let notified = sh.progress.notified();
+        if sh.complete(tally.ready_below) {
+            break false;
+        }
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep_until(deadline) => break true,
+        }
+    };
+    let end = Instant::now();
+    let cpu1 = sys::own_cpu();
+    let server_after = cfg.server_pid.map(sample);
+    let _ = phase_tx.send(Phase::Stop);
+    let stats = finish(handles).await;
+    let cpu_total1 = sys::own_cpu();
+
+    let mut r = LoadReport {
+        target: cfg.target.spec.clone(),
+        transport: cfg.target.transport_name().to_string(),
+        clients: cfg.clients,
+        clients_connected: tally.ready,
+        client_failures: tally.failures,
+        senders: cfg.senders,
+        messages_per_sender: cfg.messages,
+        window: cfg.window,
+        rate: cfg.rate,
+        payload_size: cfg.payload_size,
+        timed_out,
+        connect_login_s: connect_login.as_secs_f64(),
+        connect_login_max_ms: tally.slowest.as_secs_f64() * 1e3,
+        bench_cpu_ms: cpu1.saturating_sub(cpu0).as_secs_f64() * 1e3,
+        bench_cpu_total_ms: cpu_total1.saturating_sub(cpu_total0).as_secs_f64() * 1e3,
+        ..LoadReport::default()
+    };
+    let mut last = None;
+    for s in &stats {
+        r.sent += s.sent;
+        r.deliveries_received += s.received;
+        r.duplicates += s.duplicates;
+        for (e, n) in &s.errors {
+            *r.errors.entry(e.clone()).or_default() += n;
+        }
+        if let Some(reason) = &s.disconnected {
+            *r.disconnected.entry(reason.clone()).or_default() += 1;
+        }
+        last = last.max(s.last_delivery);
+    }
+    // Sends counted by senders whose task had to be aborted are still in the shared counter.
+    r.sent = r.sent.max(sh.sent_total());
+    r.deliveries_expected = r.sent * tally.ready as u64;
+    r.deliveries_lost = r.deliveries_expected.saturating_sub(r.deliveries_received);
+    let duration = last.unwrap_or(end).saturating_duration_since(start);
+    r.duration_s = duration.as_secs_f64();
+    if r.duration_s > 0.0 {
+        r.deliveries_per_s = r.deliveries_received as f64 / r.duration_s;
+    }
+    if let Some(h) = sh.merged_latency() {
+        r.latency = Latency::from_ns(&h);
+    }
+    if let (Some(pid), Some(before)) = (cfg.server_pid, server_before) {
+        match server_after {
+            Some(Ok(after)) => {
+                let (ns, precise) = sys::cpu_delta_ns(&before, &after);
+                r.server = Some(ServerStats {
+                    pid,
+                    cpu_ms: ns as f64 / 1e6,
+                    cpu_precise: precise,
+                    cpu_ns_per_delivery: (r.deliveries_received > 0)
+                        .then(|| ns as f64 / r.deliveries_received as f64),
+                    rss_kib: after.rss_kib,
+                    rss_peak_kib: after.rss_peak_kib,
+                });
+            }
+            Some(Err(e)) => {
+                *r.errors
+                    .entry(format!("server process unreadable at the end: {e}"))
+                    .or_default() += 1;
+            }
+            None => {}
+        }
+    }
+    Ok(r)
+}
+
+/// `3 x reason; 1 x other` for an error message.
+pub fn reasons(failures: &BTreeMap<String, usize>) -> String {
+    if failures.is_empty() {
+        return "no client finished in time".into();
+    }
+    failures
+        .iter()
+        .map(|(k, v)| format!("{v} x {k}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Waits (briefly) for every client task after `Stop`; aborts stragglers.
+async fn finish(handles: Vec<JoinHandle<ClientStats>>) -> Vec<ClientStats> {
+    let grace = Instant::now() + Duration::from_secs(5);
+    let mut out = Vec::with_capacity(handles.len());
+    for mut h in handles {
+        match tokio::time::timeout_at(grace, &mut h).await {
+            Ok(Ok(s)) => out.push(s),
+            Ok(Err(_)) => {}
+            Err(_) => h.abort(),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> LoadArgs {
+        LoadArgs::default()
+    }
+
+    #[test]
+    fn validates_options() {
+        let c = LoadConfig::from_args(&args()).unwrap();
+        assert_eq!((c.clients, c.senders, c.messages), (100, 100, 100));
+        let bad = [
+            LoadArgs {
+                clients: 0,
+                ..args()
+            },
+            LoadArgs {
+                senders: Some(101),
+                ..args()
+            },
+            LoadArgs {
+                rate: -1.0,
+                ..args()
+            },
+            LoadArgs {
+                rate: f64::NAN,
+                ..args()
+            },
+            LoadArgs {
+                timeout: 0,
+                ..args()
+            },
+            LoadArgs {
+                name_prefix: "#x".into(),
+                ..args()
+            },
+            LoadArgs {
+                name_prefix: "a b".into(),
+                ..args()
+            },
+            LoadArgs {
+                name_prefix: "x".repeat(26),
+                ..args()
+            },
+            LoadArgs {
+                target: "nope".into(),
+                ..args()
+            },
+        ];
+        for a in bad {
+            assert!(LoadConfig::from_args(&a).is_err(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn lists_reasons() {
+        let m = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);
+        assert_eq!(reasons(&m), "2 x a; 1 x b");
+        assert_eq!(reasons(&BTreeMap::new()), "no client finished in time");
+    }
+}

@@ -1,0 +1,305 @@
+//! State shared by every client task of one run: configuration, phase, counters, windows.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use crate::target::Transport;
+
+/// Where a run is; clients watch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Clients connect and log in.
+    Connecting,
+    /// Senders send.
+    Run,
+    /// Idle clients check that the server has flushed everything to them.
+    Probe,
+    /// Every client closes.
+    Stop,
+}
+
+/// How a client's connect and login ended.
+#[derive(Debug)]
+pub enum Login {
+    /// Logged in (or, anonymous, greeted) after `took`.
+    Ready {
+        /// Client index.
+        id: usize,
+        /// Time from the start of its connect to its own login line.
+        took: Duration,
+    },
+    /// Gave up.
+    Failed {
+        /// Client index.
+        id: usize,
+        /// Why, in a few words (grouped in the report).
+        reason: String,
+    },
+}
+
+/// What every client needs to connect.
+#[derive(Debug)]
+pub struct ClientConfig {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// TCP or WebSocket.
+    pub transport: Transport,
+    /// Clients log in as `<prefix><index>`.
+    pub name_prefix: String,
+    /// Log in (false: stay anonymous, idle runs only).
+    pub log_in: bool,
+    /// Connecting and logging in must finish by then.
+    pub deadline: Instant,
+    /// Limits how many clients connect at once.
+    pub gate: Semaphore,
+}
+
+impl ClientConfig {
+    /// The login name of client `id`.
+    pub fn name(&self, id: usize) -> String {
+        format!("{}{id}", self.name_prefix)
+    }
+}
+
+/// Number of histogram shards (receivers record into `id % SHARDS`).
+const SHARDS: usize = 8;
+
+/// Highest latency the histograms hold, ns (one hour); larger values are clamped.
+const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+/// Run-wide state of a load run.
+#[derive(Debug)]
+pub struct LoadShared {
+    /// Identifies this run's payloads.
+    pub run: u32,
+    /// Payload timestamps count from here.
+    pub base: Instant,
+    /// Clients started.
+    pub clients: usize,
+    /// The first `senders` clients send.
+    pub senders: usize,
+    /// Messages per sender.
+    pub messages: u32,
+    /// Total rate (msgs/s), 0 = unlimited.
+    pub rate: f64,
+    /// In-flight limit per sender, 0 = unlimited.
+    pub window: u32,
+    /// Minimum payload size.
+    pub payload_size: usize,
+    /// Per sender: the in-flight window.
+    windows: Vec<Semaphore>,
+    /// Per sender: one bit per message, set when some other client first received it.
+    acks: Vec<Vec<AtomicU64>>,
+    /// Latency histograms (ns), sharded to keep lock contention low.
+    latency: Vec<Mutex<Histogram<u64>>>,
+    /// Messages sent so far, all senders.
+    sent: AtomicU64,
+    /// Deliveries received by clients still connected.
+    received_alive: AtomicU64,
+    /// Logged-in clients still connected.
+    alive: AtomicUsize,
+    /// Senders that finished (or gave up).
+    senders_done: AtomicUsize,
+    /// Deliveries that complete the run; `u64::MAX` until every sender is done.
+    target: AtomicU64,
+    /// Wakes the coordinator when counters move towards the end.
+    pub progress: Notify,
+}
+
+impl LoadShared {
+    /// Creates the shared state for `clients` clients of which `senders` send `messages` each.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        run: u32,
+        clients: usize,
+        senders: usize,
+        messages: u32,
+        rate: f64,
+        window: u32,
+        payload_size: usize,
+    ) -> Result<LoadShared, hdrhistogram::CreationError> {
+        let words = (messages as usize).div_ceil(64);
+        let latency = (0..SHARDS)
+            .map(|_| Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LoadShared {
+            run,
+            base: Instant::now(),
+            clients,
+            senders,
+            messages,
+            rate,
+            window,
+            payload_size,
+            windows: (0..senders)
+                .map(|_| Semaphore::new(window as usize))
+                .collect(),
+            acks: (0..senders)
+                .map(|_| (0..words).map(|_| AtomicU64::new(0)).collect())
+                .collect(),
+            latency,
+            sent: AtomicU64::new(0),
+            received_alive: AtomicU64::new(0),
+            alive: AtomicUsize::new(0),
+            senders_done: AtomicUsize::new(0),
+            target: AtomicU64::new(u64::MAX),
+            progress: Notify::new(),
+        })
+    }
+
+    /// Nanoseconds since `base`.
+    pub fn now_ns(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The window semaphore of `sender`.
+    pub fn window_of(&self, sender: usize) -> Option<&Semaphore> {
+        self.windows.get(sender)
+    }
+
+    /// Marks message `seq` of `sender` as received by another client; the first time, frees a
+    /// window slot. Returns whether this was the first time.
+    pub fn ack(&self, sender: usize, seq: u32) -> bool {
+        let Some(words) = self.acks.get(sender) else {
+            return false;
+        };
+        let Some(word) = words.get(seq as usize / 64) else {
+            return false;
+        };
+        let bit = 1u64 << (seq % 64);
+        let first = word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
+        if first && let Some(w) = self.windows.get(sender) {
+            w.add_permits(1);
+        }
+        first
+    }
+
+    /// Records a batch of latencies (ns) from receiver `id`.
+    pub fn record_latencies(&self, id: usize, values: &[u64]) {
+        if let Some(shard) = self.latency.get(id % SHARDS) {
+            let mut h = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for &v in values {
+                h.saturating_record(v.max(1));
+            }
+        }
+    }
+
+    /// All latencies recorded so far, merged.
+    pub fn merged_latency(&self) -> Option<Histogram<u64>> {
+        let mut all: Option<Histogram<u64>> = None;
+        for shard in &self.latency {
+            let h = shard.lock().unwrap_or_else(|p| p.into_inner());
+            match all.as_mut() {
+                None => all = Some(h.clone()),
+                Some(a) => {
+                    // Same bounds everywhere, so adding cannot fail.
+                    let _ = a.add(&*h);
+                }
+            }
+        }
+        all
+    }
+
+    /// A client logged in and takes part.
+    pub fn client_joined(&self) {
+        self.alive.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A logged-in client lost its connection after receiving `received` deliveries.
+    pub fn client_lost(&self, received: u64) {
+        // Received first, then alive: the coordinator never sees a too-small expectation.
+        self.received_alive.fetch_sub(received, Ordering::AcqRel);
+        self.alive.fetch_sub(1, Ordering::AcqRel);
+        self.progress.notify_one();
+    }
+
+    /// `n` messages went out.
+    pub fn sent(&self, n: u64) {
+        self.sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Messages sent so far.
+    pub fn sent_total(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
+    }
+
+    /// A sender finished.
+    pub fn sender_done(&self) {
+        self.senders_done.fetch_add(1, Ordering::AcqRel);
+        self.progress.notify_one();
+    }
+
+    /// A receiver got `n` deliveries.
+    pub fn delivered(&self, n: u64) {
+        let now = self.received_alive.fetch_add(n, Ordering::AcqRel) + n;
+        if now >= self.target.load(Ordering::Acquire) {
+            self.progress.notify_one();
+        }
+    }
+
+    /// Whether the run is complete, given how many senders started: every sender is done and
+    /// every connected client has every message that was sent.
+    pub fn complete(&self, senders_started: usize) -> bool {
+        if self.senders_done.load(Ordering::Acquire) < senders_started {
+            return false;
+        }
+        let expected = self
+            .sent_total()
+            .saturating_mul(self.alive.load(Ordering::Acquire) as u64);
+        self.target.store(expected, Ordering::Release);
+        self.received_alive.load(Ordering::Acquire) >= expected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn acks_free_window_slots_once() {
+        let sh = LoadShared::new(1, 3, 2, 100, 0.0, 1, 0).unwrap();
+        let w = sh.window_of(1).unwrap();
+        w.acquire().await.unwrap().forget();
+        assert_eq!(w.available_permits(), 0);
+        assert!(sh.ack(1, 70));
+        assert_eq!(w.available_permits(), 1);
+        assert!(!sh.ack(1, 70));
+        assert_eq!(w.available_permits(), 1);
+        assert!(!sh.ack(5, 0), "unknown sender");
+        assert!(!sh.ack(1, 100_000), "unknown sequence");
+    }
+
+    #[tokio::test]
+    async fn completes_when_every_alive_client_has_every_message() {
+        let sh = LoadShared::new(1, 2, 1, 10, 0.0, 1, 0).unwrap();
+        sh.client_joined();
+        sh.client_joined();
+        sh.sent(10);
+        assert!(!sh.complete(1), "sender not done");
+        sh.sender_done();
+        sh.delivered(10);
+        assert!(!sh.complete(1), "second client still missing messages");
+        sh.delivered(9);
+        assert!(!sh.complete(1));
+        // The second client drops after 9: the rest only waits for the first.
+        sh.client_lost(9);
+        assert!(sh.complete(1));
+    }
+
+    #[test]
+    fn merges_latency_shards() {
+        let sh = LoadShared::new(1, 2, 1, 10, 0.0, 1, 0).unwrap();
+        sh.record_latencies(0, &[1_000, 2_000]);
+        sh.record_latencies(1, &[3_000, 0]);
+        let h = sh.merged_latency().unwrap();
+        assert_eq!(h.len(), 4);
+        assert!(h.max() >= 3_000 && h.max() < 3_010);
+        assert_eq!(h.min(), 1, "zero is recorded as 1 ns");
+    }
+}

@@ -1,0 +1,577 @@
+//! `bench suite`: start each server, run the same workloads against each, print one table,
+//! write `bench-results.json` and draw the chart.
+//!
+//! Every workload gets a fresh server process (so one workload's leftovers do not colour the
+//! next), started with `--port 0 --store memory --no-flood-limit --no-color`. After a workload
+//! the server is killed before the clients close, which spares it a storm of logout
+//! broadcasts that nobody measures.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Runtime;
+
+use crate::args::SuiteArgs;
+use crate::chart;
+use crate::error::BenchError;
+use crate::idle::{IdleConfig, run_idle};
+use crate::load::{LoadConfig, run_load};
+use crate::report::{IdleReport, LoadReport, micros, per_second};
+use crate::server::ServerProcess;
+use crate::sys;
+use crate::target::Target;
+
+/// The six servers, in table order.
+pub const SERVERS: [&str; 6] = [
+    "tokio_chat",
+    "async_std_chat",
+    "smol_chat",
+    "tokio_ws_chat",
+    "async_std_ws_chat",
+    "smol_ws_chat",
+];
+
+/// How long a server may take to announce its port.
+const STARTUP: Duration = Duration::from_secs(20);
+
+/// What a suite runs against every server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// "all send": clients (every one sends).
+    pub all_clients: usize,
+    /// "all send": messages per sender.
+    pub all_messages: u32,
+    /// "fan-out": clients.
+    pub fanout_clients: usize,
+    /// "fan-out": senders.
+    pub fanout_senders: usize,
+    /// "fan-out": messages per sender.
+    pub fanout_messages: u32,
+    /// "idle": logged-in connections held (0 = skipped).
+    pub idle_connections: usize,
+    /// Window of the sending workloads.
+    pub window: u32,
+    /// Payload size of the sending workloads.
+    pub payload_size: usize,
+    /// Timeout per workload, s.
+    pub timeout_s: u64,
+}
+
+impl Plan {
+    /// The plan for these options (`--quick` changes the defaults, explicit counts win).
+    pub fn from_args(a: &SuiteArgs) -> Plan {
+        let q = a.quick;
+        Plan {
+            all_clients: a.all_clients.unwrap_or(if q { 20 } else { 100 }),
+            all_messages: a.all_messages.unwrap_or(if q { 20 } else { 100 }),
+            fanout_clients: a.fanout_clients.unwrap_or(if q { 200 } else { 1000 }),
+            fanout_senders: a.fanout_senders.unwrap_or(if q { 5 } else { 10 }),
+            fanout_messages: a.fanout_messages.unwrap_or(if q { 20 } else { 100 }),
+            idle_connections: a.idle_connections.unwrap_or(if q { 500 } else { 10_000 }),
+            window: a.window,
+            payload_size: a.payload_size,
+            timeout_s: a.timeout.max(1),
+        }
+    }
+
+    fn load(&self, which: Workload, target: Target, pid: u32) -> LoadConfig {
+        let (clients, senders, messages) = match which {
+            Workload::FanOut => (
+                self.fanout_clients,
+                self.fanout_senders,
+                self.fanout_messages,
+            ),
+            _ => (self.all_clients, self.all_clients, self.all_messages),
+        };
+        LoadConfig {
+            target,
+            clients,
+            senders: senders.min(clients),
+            messages,
+            rate: 0.0,
+            window: self.window,
+            payload_size: self.payload_size,
+            timeout: Duration::from_secs(self.timeout_s),
+            server_pid: Some(pid),
+            allow_remote: false,
+            name_prefix: "bench".into(),
+            connect_concurrency: 256,
+        }
+    }
+
+    /// The workloads this plan runs, in order.
+    pub fn workloads(&self) -> Vec<Workload> {
+        let mut w = Vec::new();
+        if self.all_clients > 0 {
+            w.push(Workload::AllSend);
+        }
+        if self.fanout_clients > 0 && self.fanout_senders > 0 {
+            w.push(Workload::FanOut);
+        }
+        if self.idle_connections > 0 {
+            w.push(Workload::Idle);
+        }
+        w
+    }
+
+    /// One line describing a workload.
+    pub fn describe(&self, w: Workload) -> String {
+        match w {
+            Workload::AllSend => format!(
+                "all send: {} clients x {} msgs, window {}",
+                self.all_clients, self.all_messages, self.window
+            ),
+            Workload::FanOut => format!(
+                "fan-out: {} clients, {} senders x {} msgs, window {}",
+                self.fanout_clients, self.fanout_senders, self.fanout_messages, self.window
+            ),
+            Workload::Idle => format!("idle: {} logged-in connections", self.idle_connections),
+        }
+    }
+}
+
+/// One of the suite's workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Every client sends.
+    AllSend,
+    /// A few senders, many receivers.
+    FanOut,
+    /// Connections held open, memory measured.
+    Idle,
+}
+
+impl Workload {
+    /// Key in `errors` of a [`ServerResult`].
+    pub fn key(self) -> &'static str {
+        match self {
+            Workload::AllSend => "all_send",
+            Workload::FanOut => "fan_out",
+            Workload::Idle => "idle",
+        }
+    }
+}
+
+/// Everything measured on one server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerResult {
+    /// The server subcommand.
+    pub server: String,
+    /// `tcp` or `ws`.
+    pub transport: String,
+    /// The "all send" workload.
+    pub all_send: Option<LoadReport>,
+    /// The "fan-out" workload.
+    pub fan_out: Option<LoadReport>,
+    /// The "idle" workload.
+    pub idle: Option<IdleReport>,
+    /// Workloads that failed, by key, with the reason.
+    pub errors: BTreeMap<String, String>,
+}
+
+/// What `bench-results.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteResults {
+    /// The command that produced it.
+    pub command: String,
+    /// CPUs of the machine.
+    pub cpus: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// The workloads.
+    pub plan: Plan,
+    /// One entry per server.
+    pub servers: Vec<ServerResult>,
+}
+
+/// Whether a server subcommand is a WebSocket one.
+pub fn is_ws(server: &str) -> bool {
+    server.contains("_ws_")
+}
+
+/// Runs the suite.
+pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
+    let bin = match &a.server_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().map_err(|e| BenchError::Io {
+            path: "current executable".into(),
+            source: e,
+        })?,
+    };
+    let servers: Vec<String> = if a.servers.is_empty() {
+        SERVERS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.servers.clone()
+    };
+    if let Some(bad) = servers.iter().find(|s| !SERVERS.contains(&s.as_str())) {
+        return Err(BenchError::Config(format!(
+            "unknown server {bad:?}; choose from {}",
+            SERVERS.join(", ")
+        )));
+    }
+    let plan = Plan::from_args(a);
+    let workloads = plan.workloads();
+    // Children inherit the limit: the servers need it as much as the bench.
+    let _ = sys::raise_nofile((plan.idle_connections.max(plan.fanout_clients) as u64) * 2 + 512);
+
+    let total = servers.len() * workloads.len();
+    let mut step = 0;
+    let mut results = Vec::new();
+    let mut first_error = None;
+    let mut successes = 0;
+    for name in &servers {
+        let mut r = ServerResult {
+            server: name.clone(),
+            transport: if is_ws(name) { "ws" } else { "tcp" }.into(),
+            ..ServerResult::default()
+        };
+        for &w in &workloads {
+            step += 1;
+            eprintln!("[{step}/{total}] {name}: {} ...", plan.describe(w));
+            match run_workload(rt, &bin, name, &plan, w) {
+                Ok(Outcome::Load(report)) => {
+                    eprintln!("        {}", load_summary(&report));
+                    successes += 1;
+                    if w == Workload::FanOut {
+                        r.fan_out = Some(report);
+                    } else {
+                        r.all_send = Some(report);
+                    }
+                }
+                Ok(Outcome::Idle(report)) => {
+                    eprintln!("        {}", idle_summary(&report));
+                    successes += 1;
+                    r.idle = Some(report);
+                }
+                Err(e) => {
+                    eprintln!("        FAILED: {e}");
+                    first_error.get_or_insert_with(|| e.to_string());
+                    r.errors.insert(w.key().into(), e.to_string());
+                }
+            }
+        }
+        results.push(r);
+    }
+
+    let out = SuiteResults {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        plan,
+        servers: results,
+    };
+    println!("{}", table(&out));
+    write_file(&a.results, serde_json::to_string_pretty(&out)?.as_bytes())?;
+    eprintln!("wrote {}", a.results.display());
+    if successes > 0 {
+        chart::draw(&a.chart, &out)?;
+        eprintln!("wrote {}", a.chart.display());
+    }
+    match first_error {
+        Some(e) if successes == 0 => Err(BenchError::SuiteFailed(e)),
+        _ => Ok(()),
+    }
+}
+
+/// What one workload produced.
+enum Outcome {
+    Load(LoadReport),
+    Idle(IdleReport),
+}
+
+/// Starts a fresh server, runs one workload against it, stops it.
+fn run_workload(
+    rt: &Runtime,
+    bin: &Path,
+    name: &str,
+    plan: &Plan,
+    w: Workload,
+) -> Result<Outcome, BenchError> {
+    let max_conn = (plan.idle_connections.max(plan.fanout_clients) + 1000).max(10_000);
+    let extra = vec!["--max-connections".to_string(), max_conn.to_string()];
+    let mut server = ServerProcess::spawn(bin, name, &extra, STARTUP)?;
+    let spec = if is_ws(name) {
+        format!("ws://127.0.0.1:{}", server.port)
+    } else {
+        format!("127.0.0.1:{}", server.port)
+    };
+    let target = Target::parse(&spec)?;
+    let pid = server.pid();
+    let outcome = match w {
+        Workload::Idle => {
+            let cfg = IdleConfig {
+                target,
+                connections: plan.idle_connections,
+                log_in: true,
+                timeout: Duration::from_secs(plan.timeout_s),
+                server_pid: Some(pid),
+                allow_remote: false,
+                name_prefix: "idle".into(),
+                connect_concurrency: 256,
+            };
+            rt.block_on(async {
+                let (report, held) = run_idle(&cfg).await?;
+                server.kill();
+                held.release().await;
+                Ok::<_, BenchError>(Outcome::Idle(report))
+            })
+        }
+        _ => {
+            let cfg = plan.load(w, target, pid);
+            rt.block_on(run_load(&cfg)).map(Outcome::Load)
+        }
+    };
+    let died = !server.is_running() && w != Workload::Idle;
+    let output = server.last_output();
+    server.kill();
+    match outcome {
+        Err(e) if died => Err(BenchError::Spawn {
+            server: name.to_string(),
+            reason: format!("server exited during the run ({e}); last output: {output}"),
+        }),
+        other => other,
+    }
+}
+
+fn load_summary(r: &LoadReport) -> String {
+    let mut s = format!(
+        "{} clients, {} deliveries ({} lost), {}, p99 {}",
+        r.clients_connected,
+        r.deliveries_received,
+        r.deliveries_lost,
+        per_second(r.deliveries_per_s),
+        micros(r.latency.p99_us)
+    );
+    if let Some(ns) = r.server.as_ref().and_then(|s| s.cpu_ns_per_delivery) {
+        let _ = write!(s, ", {ns:.0} ns server CPU per delivery");
+    }
+    if r.timed_out {
+        s.push_str(", TIMED OUT");
+    }
+    s
+}
+
+fn idle_summary(r: &IdleReport) -> String {
+    format!(
+        "{} of {} connected, {}",
+        r.connected,
+        r.connections,
+        r.rss_per_connection_bytes
+            .map(|b| format!("{:.2} KiB server RSS per connection", b / 1024.0))
+            .unwrap_or_else(|| "memory not measured".into())
+    )
+}
+
+/// The results as a Markdown table (for the terminal and the README).
+pub fn table(out: &SuiteResults) -> String {
+    let p = &out.plan;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "all send = {} clients x {} msgs; fan-out = {} clients, {} senders x {} msgs; window {}; \
+         idle = {} logged-in connections; {} CPUs",
+        p.all_clients,
+        p.all_messages,
+        p.fanout_clients,
+        p.fanout_senders,
+        p.fanout_messages,
+        p.window,
+        p.idle_connections,
+        out.cpus
+    );
+    t.push('\n');
+    t.push_str(
+        "| server | all send: deliveries/s | ns/delivery | p99 | lost \
+         | fan-out: deliveries/s | ns/delivery | p99 | lost | idle: memory/conn |\n",
+    );
+    t.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for r in &out.servers {
+        let _ = write!(t, "| {} ", r.server);
+        for (report, key) in [(&r.all_send, "all_send"), (&r.fan_out, "fan_out")] {
+            match report {
+                Some(l) => {
+                    let ns = l
+                        .server
+                        .as_ref()
+                        .and_then(|s| s.cpu_ns_per_delivery)
+                        .map(|v| format!("{v:.0}"))
+                        .unwrap_or_else(|| "-".into());
+                    let _ = write!(
+                        t,
+                        "| {} | {ns} | {} | {}{} ",
+                        per_second(l.deliveries_per_s),
+                        micros(l.latency.p99_us),
+                        l.deliveries_lost,
+                        if l.timed_out { " (timeout)" } else { "" }
+                    );
+                }
+                None if r.errors.contains_key(key) => t.push_str("| failed | - | - | - "),
+                None => t.push_str("| - | - | - | - "),
+            }
+        }
+        match &r.idle {
+            Some(i) => {
+                let _ = write!(
+                    t,
+                    "| {} |",
+                    i.rss_per_connection_bytes
+                        .map(|b| format!("{:.2} KiB", b / 1024.0))
+                        .unwrap_or_else(|| "-".into())
+                );
+            }
+            None if r.errors.contains_key("idle") => t.push_str("| failed |"),
+            None => t.push_str("| - |"),
+        }
+        t.push('\n');
+    }
+    for r in &out.servers {
+        for (k, e) in &r.errors {
+            let _ = writeln!(t, "\n{} {k}: {e}", r.server);
+        }
+    }
+    t
+}
+
+/// Writes `bytes` to `path`, creating its directory.
+pub fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), BenchError> {
+    let io = |source| BenchError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    fs::write(path, bytes).map_err(io)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::{Latency, ServerStats};
+
+    fn suite_args() -> SuiteArgs {
+        SuiteArgs {
+            quick: false,
+            servers: vec![],
+            all_clients: None,
+            all_messages: None,
+            fanout_clients: None,
+            fanout_senders: None,
+            fanout_messages: None,
+            idle_connections: None,
+            window: 1,
+            payload_size: 64,
+            timeout: 120,
+            results: "bench-results.json".into(),
+            chart: "readme_img/bench.svg".into(),
+            server_bin: None,
+        }
+    }
+
+    #[test]
+    fn plans_follow_the_issue_and_quick_is_smaller() {
+        let full = Plan::from_args(&suite_args());
+        assert_eq!((full.all_clients, full.all_messages), (100, 100));
+        assert_eq!(
+            (
+                full.fanout_clients,
+                full.fanout_senders,
+                full.fanout_messages
+            ),
+            (1000, 10, 100)
+        );
+        assert_eq!(full.idle_connections, 10_000);
+        let quick = Plan::from_args(&SuiteArgs {
+            quick: true,
+            idle_connections: Some(0),
+            ..suite_args()
+        });
+        assert!(quick.all_clients < full.all_clients);
+        assert_eq!(quick.idle_connections, 0);
+        assert_eq!(quick.workloads(), vec![Workload::AllSend, Workload::FanOut]);
+    }
+
+    pub(crate) fn sample_results() -> SuiteResults {
+        let load = |dps: f64, ns: f64, p99: f64| LoadReport {
+            deliveries_per_s: dps,
+            latency: Latency {
+                p99_us: p99,
+                ..Latency::default()
+            },
+            server: Some(ServerStats {
+                cpu_ns_per_delivery: Some(ns),
+                ..ServerStats::default()
+            }),
+            ..LoadReport::default()
+        };
+        SuiteResults {
+            command: "async-chat bench suite".into(),
+            cpus: 2,
+            kernel: "6.1".into(),
+            plan: Plan::from_args(&suite_args()),
+            servers: vec![
+                ServerResult {
+                    server: "tokio_chat".into(),
+                    transport: "tcp".into(),
+                    all_send: Some(load(1_500_000.0, 110.0, 4_000.0)),
+                    fan_out: Some(load(1_300_000.0, 300.0, 9_000.0)),
+                    idle: Some(IdleReport {
+                        rss_per_connection_bytes: Some(1536.0),
+                        ..IdleReport::default()
+                    }),
+                    errors: BTreeMap::new(),
+                },
+                ServerResult {
+                    server: "smol_ws_chat".into(),
+                    transport: "ws".into(),
+                    all_send: Some(load(900_000.0, 190.0, 8_000.0)),
+                    fan_out: None,
+                    idle: None,
+                    errors: BTreeMap::from([("fan_out".into(), "boom".into())]),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn table_has_a_row_per_server_and_names_failures() {
+        let t = table(&sample_results());
+        assert!(t.contains("| tokio_chat | 1.50 M/s | 110 | 4.00 ms | 0 | 1.30 M/s | 300 | 9.00 ms | 0 | 1.50 KiB |"), "{t}");
+        assert!(
+            t.contains("| smol_ws_chat | 900.0 k/s | 190 | 8.00 ms | 0 | failed | - | - | - | - |"),
+            "{t}"
+        );
+        assert!(t.contains("smol_ws_chat fan_out: boom"), "{t}");
+    }
+
+    #[test]
+    fn results_round_trip_as_json() {
+        let r = sample_results();
+        let json = serde_json::to_string_pretty(&r).unwrap();
+        let back: SuiteResults = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn refuses_unknown_servers() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = run_suite(
+            &rt,
+            &SuiteArgs {
+                servers: vec!["nginx".into()],
+                ..suite_args()
+            },
+        );
+        assert!(matches!(err, Err(BenchError::Config(_))));
+    }
+}
