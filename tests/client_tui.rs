@@ -1,0 +1,293 @@
+//! End to end: the real `async-chat client` in a real pseudo-terminal (tmux) against a real
+//! `tokio_chat` server, with a raw TCP test client as the other user.
+//!
+//! alice types in the TUI, bob (raw TCP, text form) receives it; bob answers, and the answer is
+//! read back from the tmux pane. `/quit` then ends the client with status 0. Everything is
+//! waited for with deadlines; the tmux server and the chat server are killed at the end, also
+//! when an assertion fails.
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const BIN: &str = env!("CARGO_BIN_EXE_async-chat");
+const DEADLINE: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(50);
+const SESSION: &str = "alice";
+
+/// Kills the tmux server and the chat server and removes the temp dir when the test ends,
+/// however it ends.
+struct Cleanup {
+    /// The tmux server's own socket, inside `dir` (so no other tmux is touched).
+    tmux_socket: PathBuf,
+    server: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.tmux_socket)
+            .arg("kill-server")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(server) = &mut self.server {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Cleanup {
+    fn tmux(&self, args: &[&str]) -> Output {
+        let output = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.tmux_socket)
+            .args(args)
+            .output()
+            .expect("tmux must be installed for this test (apt-get install tmux)");
+        assert!(
+            output.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// The visible text of alice's pane.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", SESSION]).stdout)
+            .into_owned()
+    }
+
+    /// Waits until the pane shows every one of `wanted`; returns the screen.
+    fn wait_screen(&self, wanted: &[&str]) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if wanted.iter().all(|w| screen.contains(w)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < end,
+                "the client screen never showed {wanted:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Types `text` into alice's pane, then Enter.
+    fn type_line(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", SESSION, "-l", text]);
+        self.tmux(&["send-keys", "-t", SESSION, "Enter"]);
+    }
+}
+
+/// Starts `tokio_chat` on a free port; returns it and the port read from its stdout.
+fn start_server() -> (Child, u16) {
+    let mut server = Command::new(BIN)
+        .args([
+            "tokio_chat",
+            "--port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let stdout = server.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    // Keeps draining the console so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Nobody listens any more; keep reading to keep the pipe open.
+                continue;
+            }
+        }
+    });
+    let end = Instant::now() + DEADLINE;
+    let marker = "server started on 127.0.0.1:";
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                panic!("no '{marker}PORT' line on the server's stdout: {e}");
+            }
+        };
+        if let Some(port) = line
+            .split_once(marker)
+            .and_then(|(_, port)| port.trim().parse().ok())
+        {
+            return (server, port);
+        }
+    }
+}
+
+/// A raw TCP chat user.
+struct TcpUser {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl TcpUser {
+    fn connect(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+        stream
+            .set_read_timeout(Some(POLL))
+            .expect("set a read timeout");
+        let writer = stream.try_clone().expect("clone the socket");
+        TcpUser {
+            reader: BufReader::new(stream),
+            writer,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send a line");
+    }
+
+    /// Reads lines until one contains `wanted`; returns it.
+    fn wait_line(&mut self, wanted: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        loop {
+            assert!(
+                Instant::now() < end,
+                "bob never received a line with {wanted:?}; he got {seen:#?}"
+            );
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => panic!("the server closed bob's connection; he got {seen:#?}"),
+                Ok(_) if self.buf.ends_with(b"\n") => {
+                    let line = String::from_utf8_lossy(&self.buf).trim_end().to_owned();
+                    self.buf.clear();
+                    if line.contains(wanted) {
+                        return line;
+                    }
+                    seen.push(line);
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("reading bob's socket failed: {e}"),
+            }
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn tui_client_chats_with_a_tcp_user() {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "async-chat-client-e2e-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    let mut cleanup = Cleanup {
+        tmux_socket: dir.join("tmux.sock"),
+        server: None,
+        dir: dir.clone(),
+    };
+    let (server, port) = start_server();
+    cleanup.server = Some(server);
+
+    let mut bob = TcpUser::connect(port);
+    bob.send("login bob");
+    bob.wait_line("[SYSTEM INFO] - [bob] login to chat.");
+
+    // A config of our own: the pane stays after the client exits (to read its exit status),
+    // no status bar, no user config.
+    let conf = dir.join("tmux.conf");
+    std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n")
+        .expect("write the tmux config");
+    let client = format!("{} client 127.0.0.1:{port} --name alice", shell_quote(BIN));
+    cleanup.tmux(&[
+        "-f",
+        conf.to_str().expect("utf-8 temp path"),
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        "120",
+        "-y",
+        "35",
+        &client,
+    ]);
+
+    // alice logs in at start (--name) and sees it on her screen; bob sees it too.
+    cleanup.wait_screen(&["[alice] login to chat.", "connected", "bob"]);
+    bob.wait_line("[SYSTEM INFO] - [alice] login to chat.");
+
+    // Plain text goes to everyone (the default target).
+    cleanup.type_line("hello from the terminal");
+    let line = bob.wait_line("[alice]: hello from the terminal");
+    assert!(line.starts_with('['), "a chat line with its time: {line}");
+
+    // bob answers privately and to everyone; both show up in alice's log.
+    bob.send("msg alice hi alice, bob here");
+    bob.send("msgall   spaced  out");
+    let screen =
+        cleanup.wait_screen(&["[bob][->][alice]: hi alice, bob here", "[bob]: spaced  out"]);
+    assert!(
+        screen.contains("to: all"),
+        "the status line names the target:\n{screen}"
+    );
+
+    // A slash command goes out as the protocol command.
+    cleanup.type_line("/msg bob typed as a command");
+    bob.wait_line("[alice][->][bob]: typed as a command");
+
+    // /quit ends the client cleanly: bob sees alice leave and the client exits with 0.
+    cleanup.type_line("/quit");
+    bob.wait_line("[SYSTEM INFO] - [alice] logout from chat.");
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let out = cleanup.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            SESSION,
+            "#{pane_dead} #{pane_dead_status}",
+        ]);
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if state.starts_with('1') {
+            assert_eq!(
+                state,
+                "1 0",
+                "the client exited with an error:\n{}",
+                cleanup.screen()
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "the client did not exit after /quit:\n{}",
+            cleanup.screen()
+        );
+        std::thread::sleep(POLL);
+    }
+}
