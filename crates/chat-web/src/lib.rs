@@ -35,6 +35,8 @@
 //! - `page`: [`Page`], the web client (`page/index.html`) rendered once per
 //!   server with its name, and its pre-rendered `GET`/`HEAD` responses.
 
+#![warn(missing_docs)]
+
 mod handshake;
 mod head;
 mod page;
