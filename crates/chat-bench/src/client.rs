@@ -193,7 +193,7 @@ impl LineSink for Receiving<'_> {
                 *next = p.seq + 1;
                 self.batch += 1;
                 self.latencies.push(self.now_ns.saturating_sub(p.sent_ns));
-                if sender != self.id || self.sh.clients == 1 {
+                if sender != self.id || self.sh.solo() {
                     self.sh.ack(sender, p.seq);
                 }
             }
@@ -266,17 +266,19 @@ pub async fn load_client(
         }
     };
     let sending = async {
-        if id < sh.senders {
-            let sent = send_loop(id, &sh, writer, phase).await;
+        let mut writer = writer;
+        let mut phase = phase;
+        let sent = if id < sh.senders {
+            let sent = send_loop(id, &sh, &mut writer, &mut phase).await;
             sh.sender_done();
             sent
         } else {
-            // Keep the write half open until the end.
-            let mut phase = phase;
-            stopped(&mut phase).await;
-            drop(writer);
             0
-        }
+        };
+        // Keep the write half open until the end: closing it would read as a disconnect.
+        stopped(&mut phase).await;
+        drop(writer);
+        sent
     };
     let ((), sent) = tokio::join!(receiving, sending);
     let mut stats = recv.stats;
@@ -288,8 +290,8 @@ pub async fn load_client(
 async fn send_loop(
     id: usize,
     sh: &LoadShared,
-    mut writer: Writer,
-    mut phase: watch::Receiver<Phase>,
+    writer: &mut Writer,
+    phase: &mut watch::Receiver<Phase>,
 ) -> u64 {
     let go = phase
         .wait_for(|p| matches!(p, Phase::Run | Phase::Stop))
@@ -315,14 +317,14 @@ async fn send_loop(
         if let Some(at) = due(seq) {
             tokio::select! {
                 biased;
-                () = stopped(&mut phase) => break,
+                () = stopped(phase) => break,
                 () = tokio::time::sleep_until(at) => {}
             }
         }
         if let Some(w) = window {
             tokio::select! {
                 biased;
-                () = stopped(&mut phase) => break,
+                () = stopped(phase) => break,
                 p = w.acquire() => match p {
                     Ok(p) => p.forget(),
                     Err(_) => break,
@@ -358,7 +360,7 @@ async fn send_loop(
         }
         let write = tokio::select! {
             biased;
-            () = stopped(&mut phase) => break,
+            () = stopped(phase) => break,
             r = writer.send(&buf) => r,
         };
         if write.is_err() {

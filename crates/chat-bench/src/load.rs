@@ -200,6 +200,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         return Err(BenchError::NoClients(reasons(&tally.failures)));
     }
 
+    sh.set_solo(tally.ready == 1);
     let server_before = cfg.server_pid.map(sample).transpose()?;
     let cpu0 = sys::own_cpu();
     let start = Instant::now();

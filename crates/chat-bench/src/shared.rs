@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -108,6 +108,8 @@ pub struct LoadShared {
     senders_done: AtomicUsize,
     /// Deliveries that complete the run; `u64::MAX` until every sender is done.
     target: AtomicU64,
+    /// Only one client logged in: its own copy acknowledges its messages.
+    solo: AtomicBool,
     /// Wakes the coordinator when counters move towards the end.
     pub progress: Notify,
 }
@@ -149,6 +151,7 @@ impl LoadShared {
             alive: AtomicUsize::new(0),
             senders_done: AtomicUsize::new(0),
             target: AtomicU64::new(u64::MAX),
+            solo: AtomicBool::new(false),
             progress: Notify::new(),
         })
     }
@@ -204,6 +207,17 @@ impl LoadShared {
             }
         }
         all
+    }
+
+    /// Declares whether exactly one client logged in (then nobody else can acknowledge a
+    /// message, and a sender's own copy does). Set before the run starts.
+    pub fn set_solo(&self, solo: bool) {
+        self.solo.store(solo, Ordering::Release);
+    }
+
+    /// Whether only one client takes part.
+    pub fn solo(&self) -> bool {
+        self.solo.load(Ordering::Relaxed)
     }
 
     /// A client logged in and takes part.

@@ -1,0 +1,531 @@
+//! The bench against a small in-process chat server that speaks just enough of the protocol
+//! (greeting, `format`, `login`, `msgall`, `whoami`, logout broadcast) over TCP and WebSocket,
+//! with switches to refuse, drop or mute, so the tool's own logic is tested over real sockets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chat_bench::idle::{IdleConfig, run_idle};
+use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::target::Target;
+use chat_bench::{BenchArgs, BenchCommand, BenchError, LoadArgs};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How the fake server misbehaves.
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    /// Connections beyond this many get `[ERROR] - server full` and are closed.
+    max_clients: Option<usize>,
+    /// `msgall` lines are never delivered to the user of this name.
+    starve: Option<String>,
+    /// `msgall` is accepted but delivered to nobody.
+    mute: bool,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<usize, (String, mpsc::UnboundedSender<String>)>,
+}
+
+struct Fake {
+    state: Mutex<State>,
+    faults: Faults,
+    connected: AtomicUsize,
+    next_id: AtomicUsize,
+}
+
+impl Fake {
+    fn broadcast(&self, line: &str, skip: Option<&str>) {
+        let state = self.state.lock().unwrap();
+        for (name, tx) in state.users.values() {
+            if skip != Some(name.as_str()) {
+                let _ = tx.send(line.to_string());
+            }
+        }
+    }
+
+    /// Handles one command line, returns whether to keep the connection.
+    fn handle(
+        &self,
+        id: usize,
+        line: &str,
+        name: &mut Option<String>,
+        tx: &mpsc::UnboundedSender<String>,
+    ) {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "format" => {
+                let _ = tx.send(format!("[INFO] - format {rest}"));
+            }
+            "login" if name.is_some() => {
+                let _ = tx.send("[ERROR] - Already login!".into());
+            }
+            "login" => {
+                let taken = {
+                    let mut state = self.state.lock().unwrap();
+                    if state.users.values().any(|(n, _)| n == rest) {
+                        true
+                    } else {
+                        state.users.insert(id, (rest.to_string(), tx.clone()));
+                        false
+                    }
+                };
+                if taken {
+                    let _ = tx.send("[ERROR] - Username already taken!".into());
+                } else {
+                    *name = Some(rest.to_string());
+                    self.broadcast(&format!("[SYSTEM INFO] - [{rest}] login to chat."), None);
+                }
+            }
+            "msgall" => match name {
+                None => {
+                    let _ = tx.send("[ERROR] - First login!".into());
+                }
+                Some(_) if self.faults.mute => {}
+                Some(n) => {
+                    let secs = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs();
+                    let line = format!(
+                        "[{:02}:{:02}:{:02}][{n}]: {rest}",
+                        secs / 3600 % 24,
+                        secs / 60 % 60,
+                        secs % 60
+                    );
+                    self.broadcast(&line, self.faults.starve.as_deref());
+                }
+            },
+            "whoami" => {
+                let _ = tx.send(match name {
+                    Some(n) => format!("[INFO] - {n}"),
+                    None => "[ERROR] - First login!".into(),
+                });
+            }
+            _ => {
+                let _ = tx.send("[ERROR] - unknown command".into());
+            }
+        }
+    }
+
+    fn leave(&self, id: usize, name: Option<String>) {
+        self.connected.fetch_sub(1, Ordering::SeqCst);
+        if let Some(n) = name {
+            self.state.lock().unwrap().users.remove(&id);
+            self.broadcast(&format!("[SYSTEM INFO] - [{n}] logout from chat."), None);
+        }
+    }
+
+    /// Admits a connection or says it is full.
+    fn admit(&self) -> Result<usize, ()> {
+        let now = self.connected.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.faults.max_clients.is_some_and(|m| now > m) {
+            self.connected.fetch_sub(1, Ordering::SeqCst);
+            return Err(());
+        }
+        Ok(self.next_id.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+const GREETING: &str = "[SERVER INFO] - Welcome to fake_chat! Type help for commands.";
+
+async fn serve_tcp(fake: Arc<Fake>, stream: TcpStream) {
+    let (r, mut w) = stream.into_split();
+    let Ok(id) = fake.admit() else {
+        let _ = w.write_all(b"[ERROR] - server full\r\n").await;
+        return;
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        while let Some(line) = rx.recv().await {
+            buf.clear();
+            buf.extend_from_slice(line.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+            while let Ok(more) = rx.try_recv() {
+                buf.extend_from_slice(more.as_bytes());
+                buf.extend_from_slice(b"\r\n");
+            }
+            if w.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    });
+    let _ = tx.send(GREETING.into());
+    let mut name = None;
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = line.trim();
+        if !line.is_empty() {
+            fake.handle(id, line, &mut name, &tx);
+        }
+    }
+    fake.leave(id, name);
+    drop(tx);
+    let _ = writer.await;
+}
+
+async fn serve_ws(fake: Arc<Fake>, stream: TcpStream) {
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let (mut sink, mut stream) = ws.split();
+    let Ok(id) = fake.admit() else {
+        let _ = sink.send(Message::text("[ERROR] - server full")).await;
+        return;
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if sink.send(Message::text(line)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let _ = tx.send(GREETING.into());
+    let mut name = None;
+    while let Some(Ok(msg)) = stream.next().await {
+        if let Message::Text(text) = msg {
+            for line in text.as_str().split('\n') {
+                let line = line.trim();
+                if !line.is_empty() {
+                    fake.handle(id, line, &mut name, &tx);
+                }
+            }
+        }
+    }
+    fake.leave(id, name);
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Starts the fake server on a free loopback port; returns its address.
+async fn start(ws: bool, faults: Faults) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = Arc::new(Fake {
+        state: Mutex::new(State::default()),
+        faults,
+        connected: AtomicUsize::new(0),
+        next_id: AtomicUsize::new(0),
+    });
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let fake = fake.clone();
+            if ws {
+                tokio::spawn(serve_ws(fake, stream));
+            } else {
+                tokio::spawn(serve_tcp(fake, stream));
+            }
+        }
+    });
+    addr
+}
+
+fn load_config(spec: &str, clients: usize, senders: usize, messages: u32) -> LoadConfig {
+    LoadConfig {
+        target: Target::parse(spec).unwrap(),
+        clients,
+        senders,
+        messages,
+        rate: 0.0,
+        window: 1,
+        payload_size: 64,
+        timeout: Duration::from_secs(30),
+        // The fake server runs in this process.
+        server_pid: Some(std::process::id()),
+        allow_remote: false,
+        name_prefix: "bench".into(),
+        connect_concurrency: 8,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_run_counts_every_delivery() {
+    let addr = start(false, Faults::default()).await;
+    let mut cfg = load_config(&addr.to_string(), 10, 3, 20);
+    cfg.window = 2;
+    cfg.payload_size = 200;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.clients_connected, 10, "{r}");
+    assert!(r.client_failures.is_empty(), "{r}");
+    assert_eq!(r.sent, 60);
+    assert_eq!(
+        r.deliveries_expected, 600,
+        "msgall reaches all 10 clients, senders too"
+    );
+    assert_eq!(r.deliveries_received, 600, "{r}");
+    assert_eq!((r.deliveries_lost, r.duplicates), (0, 0));
+    assert!(!r.timed_out);
+    assert!(r.errors.is_empty(), "{r}");
+    assert!(r.deliveries_per_s > 0.0 && r.duration_s > 0.0);
+    assert!(r.latency.p50_us > 0.0);
+    assert!(r.latency.p50_us <= r.latency.p90_us);
+    assert!(r.latency.p90_us <= r.latency.p99_us);
+    assert!(r.latency.p99_us <= r.latency.max_us);
+    let server = r.server.as_ref().expect("server stats with --server-pid");
+    assert_eq!(server.pid, std::process::id());
+    assert!(server.rss_kib > 0);
+    assert!(server.cpu_ns_per_delivery.is_some());
+    assert!(r.connect_login_s > 0.0);
+    assert_eq!(r.transport, "tcp");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_run_counts_every_delivery() {
+    let addr = start(true, Faults::default()).await;
+    let mut cfg = load_config(&format!("ws://{addr}/ws"), 6, 6, 15);
+    cfg.window = 0;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.clients_connected, 6, "{r}");
+    assert_eq!(r.sent, 90);
+    assert_eq!(r.deliveries_expected, 540);
+    assert_eq!(r.deliveries_received, 540, "{r}");
+    assert_eq!(r.deliveries_lost, 0);
+    assert_eq!(r.transport, "ws");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_spreads_the_messages_over_time() {
+    let addr = start(false, Faults::default()).await;
+    let mut cfg = load_config(&addr.to_string(), 3, 2, 20);
+    // 40 messages at 200/s: each sender sends one every 10 ms, the last after 190 ms.
+    cfg.rate = 200.0;
+    cfg.window = 0;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.deliveries_received, 120, "{r}");
+    assert!(r.duration_s >= 0.18, "finished too fast for the rate: {r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_the_server_refuses_are_counted_with_the_reason() {
+    let addr = start(
+        false,
+        Faults {
+            max_clients: Some(3),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut cfg = load_config(&addr.to_string(), 5, 1, 5);
+    // One at a time, so exactly the first three get in.
+    cfg.connect_concurrency = 1;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.clients_connected, 3, "{r}");
+    assert_eq!(
+        r.client_failures,
+        BTreeMap::from([("server: server full".to_string(), 2)])
+    );
+    assert_eq!(r.deliveries_expected, 15);
+    assert_eq!(r.deliveries_received, 15);
+    assert!(r.to_string().contains("2 x server: server full"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_name_is_a_failure_not_a_hang() {
+    let addr = start(false, Faults::default()).await;
+    // Hold "bench0" with a first run's idle client, then start a run that wants it too.
+    let idle = IdleConfig {
+        target: Target::parse(&addr.to_string()).unwrap(),
+        connections: 1,
+        log_in: true,
+        timeout: Duration::from_secs(10),
+        server_pid: None,
+        allow_remote: false,
+        name_prefix: "bench".into(),
+        connect_concurrency: 1,
+    };
+    let (_, held) = run_idle(&idle).await.unwrap();
+    let r = run_load(&load_config(&addr.to_string(), 2, 2, 3))
+        .await
+        .unwrap();
+    assert_eq!(r.clients_connected, 1);
+    assert_eq!(
+        r.client_failures,
+        BTreeMap::from([("server: Username already taken!".to_string(), 1)])
+    );
+    assert_eq!(r.sent, 3, "only bench1 sends");
+    assert_eq!(r.deliveries_received, 3);
+    held.release().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_is_an_error_naming_the_reason() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = run_load(&load_config(&format!("127.0.0.1:{port}"), 4, 1, 1))
+        .await
+        .unwrap_err();
+    match err {
+        BenchError::NoClients(reason) => {
+            assert!(reason.starts_with("4 x connect: "), "{reason}");
+        }
+        other => panic!("expected NoClients, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_deliveries_are_reported_and_the_run_ends_by_timeout() {
+    let addr = start(
+        false,
+        Faults {
+            starve: Some("bench2".into()),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut cfg = load_config(&addr.to_string(), 3, 2, 10);
+    cfg.timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let r = run_load(&cfg).await.unwrap();
+    assert!(r.timed_out, "{r}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        r.sent, 20,
+        "windows still move: the other clients receive: {r}"
+    );
+    assert_eq!(r.deliveries_expected, 60);
+    assert_eq!(r.deliveries_received, 40);
+    assert_eq!(r.deliveries_lost, 20);
+    assert!(r.to_string().contains("20 lost (TIMED OUT)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_one_stalls_when_nothing_is_delivered() {
+    let addr = start(
+        false,
+        Faults {
+            mute: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut cfg = load_config(&addr.to_string(), 2, 2, 10);
+    cfg.timeout = Duration::from_secs(2);
+    let r = run_load(&cfg).await.unwrap();
+    assert!(r.timed_out);
+    assert_eq!(
+        r.sent, 2,
+        "one message in flight per sender, never acknowledged"
+    );
+    assert_eq!(r.deliveries_received, 0);
+    assert_eq!(r.deliveries_lost, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_held_and_measured() {
+    for (ws, log_in) in [(false, true), (false, false), (true, true)] {
+        let addr = start(ws, Faults::default()).await;
+        let spec = if ws {
+            format!("ws://{addr}")
+        } else {
+            addr.to_string()
+        };
+        let cfg = IdleConfig {
+            target: Target::parse(&spec).unwrap(),
+            connections: 40,
+            log_in,
+            timeout: Duration::from_secs(20),
+            server_pid: Some(std::process::id()),
+            allow_remote: false,
+            name_prefix: "idle".into(),
+            connect_concurrency: 16,
+        };
+        let (r, held) = run_idle(&cfg).await.unwrap();
+        assert_eq!((r.connected, r.synced), (40, 40), "{r}");
+        assert!(r.failures.is_empty());
+        assert_eq!(r.logged_in, log_in);
+        assert!(r.rss_before_kib.is_some() && r.rss_after_kib.is_some());
+        assert!(r.rss_per_connection_bytes.is_some());
+        held.release().await;
+    }
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[test]
+fn command_line_options_parse() {
+    let cli = Cli::try_parse_from([
+        "bench",
+        "--target",
+        "ws://127.0.0.1:8080",
+        "--clients",
+        "7",
+        "--senders",
+        "2",
+        "--messages",
+        "9",
+        "--rate",
+        "1000",
+        "--window",
+        "4",
+        "--payload-size",
+        "128",
+        "--timeout",
+        "5",
+        "--json",
+        "--server-pid",
+        "1",
+        "--allow-remote",
+    ])
+    .unwrap();
+    let a: LoadArgs = cli.bench.load;
+    assert!(cli.bench.command.is_none());
+    assert_eq!(a.target, "ws://127.0.0.1:8080");
+    assert_eq!((a.clients, a.senders, a.messages), (7, Some(2), 9));
+    assert_eq!(
+        (a.rate, a.window, a.payload_size, a.timeout),
+        (1000.0, 4, 128, 5)
+    );
+    assert!(a.json && a.allow_remote);
+    assert_eq!(a.server_pid, Some(1));
+
+    let cli = Cli::try_parse_from(["bench", "--idle", "100", "--anonymous"]).unwrap();
+    assert_eq!(cli.bench.load.idle, Some(100));
+    assert!(cli.bench.load.anonymous);
+    assert!(
+        Cli::try_parse_from(["bench", "--anonymous"]).is_err(),
+        "--anonymous needs --idle"
+    );
+
+    let cli = Cli::try_parse_from([
+        "bench",
+        "suite",
+        "--quick",
+        "--servers",
+        "tokio_chat,smol_ws_chat",
+    ])
+    .unwrap();
+    match cli.bench.command {
+        Some(BenchCommand::Suite(s)) => {
+            assert!(s.quick);
+            assert_eq!(s.servers, ["tokio_chat", "smol_ws_chat"]);
+        }
+        None => panic!("suite not parsed"),
+    }
+}
+
+#[test]
+fn run_refuses_a_remote_target_without_allow_remote() {
+    let cli =
+        Cli::try_parse_from(["bench", "--target", "192.0.2.1:8000", "--timeout", "1"]).unwrap();
+    assert!(matches!(
+        chat_bench::run(cli.bench),
+        Err(BenchError::RemoteTarget(_))
+    ));
+}
