@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::page::Page;
 use crate::response::Response;
 
 /// Default limit for the size of a request head: 8 KiB.
@@ -139,6 +140,30 @@ impl HeadBuffer {
                 Err(HeadError::TooLarge { limit: self.limit })
             }
             None => Ok(None),
+        }
+    }
+
+    /// Pushes bytes read from the socket and, once the answer is known,
+    /// returns it: [`respond`](crate::respond) to the complete head, or the
+    /// error response of a head that can never be accepted. `None`: read
+    /// more (within [`HEAD_TIMEOUT`]).
+    ///
+    /// This is the whole read loop of a front-end:
+    ///
+    /// ```
+    /// use chat_web::{HeadBuffer, Page};
+    ///
+    /// let page = Page::new("tokio_ws_chat");
+    /// let mut head = HeadBuffer::new();
+    /// assert!(head.feed(b"GET / HTTP/1.1\r\n", &page).is_none());
+    /// let response = head.feed(b"Host: x\r\n\r\n", &page).expect("complete");
+    /// assert_eq!(response.status(), 200);
+    /// ```
+    pub fn feed(&mut self, bytes: &[u8], page: &Page) -> Option<Response> {
+        match self.push(bytes) {
+            Ok(Some(_)) => Some(crate::respond(self.head().unwrap_or_default(), page)),
+            Ok(None) => None,
+            Err(error) => Some(error.response()),
         }
     }
 
@@ -316,6 +341,30 @@ mod tests {
         let malformed = HeadError::Malformed(httparse::Error::Token).response();
         assert!(malformed.bytes().starts_with(b"HTTP/1.1 400 "));
         assert!(!malformed.is_upgrade());
+    }
+
+    #[test]
+    fn feed_answers_once_the_head_is_known() {
+        let page = Page::new("test_ws_chat");
+        let mut buffer = HeadBuffer::new();
+        assert_eq!(buffer.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\n", &page), None);
+        let upgrade = buffer.feed(
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n\x81",
+            &page,
+        );
+        assert_eq!(upgrade.map(|response| response.status()), Some(101));
+        assert_eq!(buffer.into_leftover(), vec![0x81]);
+
+        let mut garbage = HeadBuffer::new();
+        let answer = garbage.feed(b"\x16\x03\x01", &page).expect("answer");
+        assert_eq!(answer.status(), 400);
+
+        let mut big = HeadBuffer::with_limit(16);
+        let answer = big
+            .feed(b"GET / HTTP/1.1\r\nHost: x", &page)
+            .expect("answer");
+        assert_eq!(answer.status(), 431);
     }
 
     #[test]

@@ -1,28 +1,42 @@
 //! HTTP on the WebSocket port, shared by the tokio, async-std and smol
 //! WebSocket front-ends, and the web client page they serve.
 //!
-//! This crate has no async runtime and does no I/O: a front-end reads bytes
-//! from a fresh socket into a [`HeadBuffer`] until the request head is
-//! complete, asks [`respond`] for the answer, writes [`Response::bytes`],
-//! and then either hands the socket (with [`HeadBuffer::into_leftover`]) to
-//! tungstenite as a server-side WebSocket, or closes it.
+//! This crate has no async runtime and does no I/O. A front-end's accept
+//! path, on any runtime:
+//!
+//! 1. Read from the fresh socket (within [`HEAD_TIMEOUT`]) and
+//!    [`HeadBuffer::feed`] the bytes until it returns a [`Response`]
+//!    (EOF first: just drop the socket).
+//! 2. Write [`Response::bytes`].
+//! 3. [`Action::Upgrade`]: wrap the socket as a server-side WebSocket with
+//!    tungstenite's `from_partially_read(socket, head.into_leftover(),
+//!    Role::Server, config)`. [`Action::Close`]: close the socket.
 //!
 //! ```
-//! use chat_web::{Action, HeadBuffer, Page, respond};
+//! use chat_web::{Action, HeadBuffer, Page};
 //!
 //! let page = Page::new("smol_ws_chat"); // once per server
-//! let mut head = HeadBuffer::new();
-//! // ... for each read from the socket:
-//! let read = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-//!     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n\x81";
-//! let response = match head.push(read) {
-//!     Ok(Some(_)) => respond(head.head().unwrap_or_default(), &page),
-//!     Ok(None) => return, // read more (with a deadline, see HEAD_TIMEOUT)
-//!     Err(error) => error.response(),
-//! };
-//! // write response.bytes() to the socket, then:
-//! assert_eq!(response.action(), Action::Upgrade);
-//! assert_eq!(head.into_leftover(), b"\x81"); // for from_partially_read
+//! let mut head = HeadBuffer::new(); // once per connection
+//! let reads: [&[u8]; 2] = [
+//!     b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+//!     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n\x81",
+//! ];
+//! let mut response = None;
+//! for bytes in reads {
+//!     // In a front-end: `let n = socket.read(&mut buf).await?; head.feed(&buf[..n], &page)`
+//!     response = head.feed(bytes, &page);
+//!     if response.is_some() {
+//!         break;
+//!     }
+//! }
+//! let response = response.expect("head complete");
+//! // socket.write_all(response.bytes()).await?;
+//! assert!(response.bytes().starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//! match response.action() {
+//!     // from_partially_read(socket, leftover, Role::Server, config)
+//!     Action::Upgrade => assert_eq!(head.into_leftover(), b"\x81"),
+//!     Action::Close => {} // drop / shut down the socket
+//! }
 //! ```
 //!
 //! # Layout
