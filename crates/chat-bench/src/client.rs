@@ -69,7 +69,7 @@ impl LineSink for LoginSink {
 /// Connects and logs in as `name` (or stays anonymous); returns the connection once the
 /// server confirmed (own login line, or the `format text` reply when anonymous).
 pub async fn login(cfg: &ClientConfig, name: Option<&str>) -> Result<(Reader, Writer), String> {
-    let (mut reader, mut writer) = conn::connect(cfg.addr, &cfg.transport)
+    let (mut reader, mut writer) = conn::connect(cfg.addr, &cfg.transport, cfg.read_buffer)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let (commands, expect) = match name {

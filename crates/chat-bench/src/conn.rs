@@ -9,12 +9,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::target::Transport;
-
-/// Read buffer size per TCP connection (grows if a single line is longer).
-const READ_BUF: usize = 64 * 1024;
 
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +63,14 @@ pub enum Writer {
     Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
 }
 
-/// Connects to `addr` over `transport` (TCP_NODELAY on; WebSocket handshake done).
+/// Connects to `addr` over `transport` (TCP_NODELAY on; WebSocket handshake done), with a
+/// read buffer of `read_buf` bytes (a TCP buffer grows if a single line is longer).
 pub async fn connect(
     addr: SocketAddr,
     transport: &Transport,
+    read_buf: usize,
 ) -> Result<(Reader, Writer), ConnError> {
+    let read_buf = read_buf.max(1024);
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     match transport {
@@ -78,7 +79,7 @@ pub async fn connect(
             Ok((
                 Reader::Tcp {
                     half: r,
-                    buf: vec![0; READ_BUF],
+                    buf: vec![0; read_buf],
                     start: 0,
                     end: 0,
                 },
@@ -86,7 +87,12 @@ pub async fn connect(
             ))
         }
         Transport::Ws { url } => {
-            let (ws, _response) = tokio_tungstenite::client_async(url.as_str(), stream).await?;
+            let config = WebSocketConfig::default()
+                .read_buffer_size(read_buf)
+                .write_buffer_size(0);
+            let (ws, _response) =
+                tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+                    .await?;
             let (sink, stream) = ws.split();
             Ok((Reader::Ws(stream), Writer::Ws(sink)))
         }

@@ -112,6 +112,8 @@ pub async fn run_idle(cfg: &IdleConfig) -> Result<(IdleReport, HeldConnections),
         log_in: cfg.log_in,
         deadline,
         gate: Semaphore::new(cfg.connect_concurrency),
+        // Idle connections only drain login broadcasts: small buffers keep 10,000 of them cheap.
+        read_buffer: 8 * 1024,
     });
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
     let (login_tx, mut login_rx) = mpsc::unbounded_channel();

@@ -176,6 +176,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         log_in: true,
         deadline,
         gate: Semaphore::new(cfg.connect_concurrency),
+        read_buffer: 64 * 1024,
     });
     let cpu_total0 = sys::own_cpu();
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);

@@ -58,6 +58,8 @@ pub struct ClientConfig {
     pub deadline: Instant,
     /// Limits how many clients connect at once.
     pub gate: Semaphore,
+    /// Read buffer per connection, bytes.
+    pub read_buffer: usize,
 }
 
 impl ClientConfig {
@@ -176,6 +178,10 @@ impl LoadShared {
             return false;
         };
         let bit = 1u64 << (seq % 64);
+        // Most copies arrive after the first: a plain load keeps the cache line shared.
+        if word.load(Ordering::Relaxed) & bit != 0 {
+            return false;
+        }
         let first = word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
         if first && let Some(w) = self.windows.get(sender) {
             w.add_permits(1);
