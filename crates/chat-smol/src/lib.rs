@@ -1,14 +1,86 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The chat's TCP and WebSocket servers on smol.
+//!
+//! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on an [`smol::Executor`] of its own,
+//! driven by two threads, until the kernel's shutdown signal fires. The front-end only moves
+//! bytes: every chat rule, the line framing and the output forms live in [`chat_kernel`]; the
+//! HTTP and WebSocket handshake logic lives in `chat_web`. The tokio and async-std crates have
+//! the same files and structure.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: [`serve`]: runs the executor on two threads, starts one accept loop per
+//!   endpoint, waits for shutdown and for open connections to flush.
+//! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
+//! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
+//! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
+
+mod accept;
+mod tcp;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_kernel::{Endpoint, Kernel};
+use futures_lite::future;
+use smol::Executor;
+
+/// How long open connections get to flush their last lines once the shutdown signal fired.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Serves `endpoints` on this runtime until `kernel.shutdown_signal()` fires, then lets open
+/// connections flush (bounded: about 4 s) and returns.
+///
+/// Prints `server started on <addr>` on the kernel's console for each endpoint once it accepts.
+/// Errors are those of adopting a listener. The executor runs on the calling thread and on one
+/// more thread, which stops when this function returns; tasks still running then are dropped.
+pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
+    let executor = Arc::new(Executor::new());
+    // Dropping `stop_tx` ends the helper thread's `run`.
+    let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("smol-chat".into())
+            .spawn_scoped(scope, || future::block_on(executor.run(stop_rx.recv())))?;
+        let result = future::block_on(executor.run(run(kernel, endpoints, executor.clone())));
+        drop(stop_tx);
+        result
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Starts the accept loops, then waits for shutdown and for the connections to end.
+async fn run(
+    kernel: Kernel,
+    endpoints: Vec<Endpoint>,
+    executor: Arc<Executor<'static>>,
+) -> std::io::Result<()> {
+    // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.
+    let (done_tx, done_rx) = async_channel::bounded::<()>(1);
+    let mut loops = Vec::with_capacity(endpoints.len());
+    for endpoint in endpoints {
+        let listener = smol::net::TcpListener::try_from(endpoint.listener)?;
+        kernel.server_started(&endpoint.name, listener.local_addr()?);
+        loops.push(executor.spawn(accept::accept_loop(
+            kernel.clone(),
+            endpoint.name,
+            endpoint.transport,
+            listener,
+            done_tx.clone(),
+            executor.clone(),
+        )));
     }
+    drop(done_tx);
+    for accept_loop in loops {
+        accept_loop.await;
+    }
+    future::or(
+        async {
+            let _ = done_rx.recv().await;
+        },
+        async {
+            smol::Timer::after(FLUSH_DEADLINE).await;
+        },
+    )
+    .await;
+    Ok(())
 }

@@ -1,14 +1,65 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The chat's TCP and WebSocket servers on tokio.
+//!
+//! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on a tokio runtime of its own until
+//! the kernel's shutdown signal fires. The front-end only moves bytes: every chat rule, the line
+//! framing and the output forms live in [`chat_kernel`]; the HTTP and WebSocket handshake logic
+//! lives in `chat_web`. The async-std and smol crates have the same files and structure.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: [`serve`]: builds the runtime, starts one accept loop per endpoint, waits for
+//!   shutdown and for open connections to flush.
+//! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
+//! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
+//! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod accept;
+mod tcp;
+mod ws;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+use std::time::Duration;
+
+use chat_kernel::{Endpoint, Kernel};
+
+/// How long open connections get to flush their last lines once the shutdown signal fired.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Worker threads of the runtime.
+const WORKER_THREADS: usize = 2;
+
+/// Serves `endpoints` on this runtime until `kernel.shutdown_signal()` fires, then lets open
+/// connections flush (bounded: about 4 s) and returns.
+///
+/// Prints `server started on <addr>` on the kernel's console for each endpoint once it accepts.
+/// Errors are those of building the runtime or adopting a listener.
+pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("tokio-chat")
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.
+        let (done_tx, done_rx) = async_channel::bounded::<()>(1);
+        let mut loops = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            endpoint.listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(endpoint.listener)?;
+            kernel.server_started(&endpoint.name, listener.local_addr()?);
+            loops.push(tokio::spawn(accept::accept_loop(
+                kernel.clone(),
+                endpoint.name,
+                endpoint.transport,
+                listener,
+                done_tx.clone(),
+            )));
+        }
+        drop(done_tx);
+        for accept_loop in loops {
+            // An accept loop only ends on shutdown; a panic in one is not ours to re-raise.
+            let _ = accept_loop.await;
+        }
+        let _ = tokio::time::timeout(FLUSH_DEADLINE, done_rx.recv()).await;
+        Ok(())
+    })
 }

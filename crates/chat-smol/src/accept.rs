@@ -1,0 +1,80 @@
+//! The accept loop of one endpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_kernel::{ConsoleEvent, Kernel, Transport};
+use futures_lite::future;
+use smol::Executor;
+use smol::net::TcpListener;
+
+use crate::{tcp, ws};
+
+/// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Accepts connections on `listener` until the shutdown signal fires, spawning one task per
+/// connection on `executor`; each task holds a clone of `done` until it ends.
+pub(crate) async fn accept_loop(
+    kernel: Kernel,
+    name: Arc<str>,
+    transport: Transport,
+    listener: TcpListener,
+    done: async_channel::Sender<()>,
+    executor: Arc<Executor<'static>>,
+) {
+    let page = match transport {
+        Transport::WebSocket => Some(Arc::new(chat_web::Page::new(&name))),
+        Transport::Tcp => None,
+    };
+    let shutdown = kernel.shutdown_signal();
+    loop {
+        let accepted = future::or(
+            async {
+                shutdown.wait().await;
+                None
+            },
+            async { Some(listener.accept().await) },
+        )
+        .await;
+        let Some(accepted) = accepted else { return };
+        match accepted {
+            Ok((stream, peer)) => {
+                let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
+                let task = match &page {
+                    None => executor.spawn(async move {
+                        tcp::serve_connection(kernel, name, stream, peer).await;
+                        drop(done);
+                    }),
+                    Some(page) => {
+                        let page = page.clone();
+                        executor.spawn(async move {
+                            ws::serve_connection(kernel, name, stream, peer, page).await;
+                            drop(done);
+                        })
+                    }
+                };
+                task.detach();
+            }
+            Err(e) => {
+                kernel
+                    .console()
+                    .print(&name, ConsoleEvent::Error(format!("accept: {e}")));
+                let stop = future::or(
+                    async {
+                        shutdown.wait().await;
+                        true
+                    },
+                    async {
+                        smol::Timer::after(ACCEPT_BACKOFF).await;
+                        false
+                    },
+                )
+                .await;
+                if stop {
+                    return;
+                }
+            }
+        }
+    }
+}
