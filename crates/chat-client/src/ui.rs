@@ -31,7 +31,7 @@ pub fn kind_style(kind: LineKind) -> Style {
         LineKind::History => Style::new().fg(Color::DarkGray),
         LineKind::Login | LineKind::Membership => Style::new().fg(Color::Green),
         LineKind::Logout => Style::new().fg(Color::Red),
-        LineKind::Info => Style::new().fg(Color::Blue),
+        LineKind::Info => Style::new().fg(Color::LightBlue),
         LineKind::Server => Style::new()
             .fg(Color::LightBlue)
             .add_modifier(Modifier::BOLD),
@@ -358,6 +358,6 @@ mod tests {
         assert_eq!(kind_style(LineKind::Error).fg, Some(Color::Red));
         assert_eq!(kind_style(LineKind::Login).fg, Some(Color::Green));
         assert_eq!(kind_style(LineKind::Logout).fg, Some(Color::Red));
-        assert_eq!(kind_style(LineKind::Info).fg, Some(Color::Blue));
+        assert_eq!(kind_style(LineKind::Info).fg, Some(Color::LightBlue));
     }
 }
