@@ -199,6 +199,12 @@ impl Client {
         self.take_norm()
     }
 
+    /// Sends a line and returns what came back at once, times kept.
+    pub fn ask_raw(&self, line: &str) -> Vec<String> {
+        self.send(line);
+        self.take()
+    }
+
     /// Sends a line and returns its JSON replies.
     pub fn ask_json(&self, line: &str) -> Vec<serde_json::Value> {
         self.send(line);
