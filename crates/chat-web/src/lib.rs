@@ -48,6 +48,9 @@
 //! - `response`: [`Response`] (bytes ready to write) and [`Action`].
 //! - `page`: [`Page`], the web client (`page/index.html`) rendered once per
 //!   server with its name, and its pre-rendered `GET`/`HEAD` responses.
+//! - `websocket`: [`serve_websocket`], one upgraded connection between a
+//!   tungstenite stream and the kernel (reader, writer, idle pings, close
+//!   codes), shared by the three runtimes; [`websocket_config`].
 
 #![warn(missing_docs)]
 
@@ -56,8 +59,10 @@ mod head;
 mod page;
 mod response;
 mod route;
+mod websocket;
 
 pub use head::{DEFAULT_HEAD_LIMIT, HEAD_TIMEOUT, HeadBuffer, HeadError, MAX_HEADERS};
 pub use page::{Page, SERVER_PLACEHOLDER, TEMPLATE};
 pub use response::{Action, Response};
 pub use route::respond;
+pub use websocket::{CLOSE_TIMEOUT, LINGER, serve_websocket, text_frame, websocket_config};

@@ -1,0 +1,341 @@
+//! One upgraded WebSocket connection between a client and the kernel, written once for the
+//! tokio, async-std and smol front-ends (PROTOCOL.md section 1, "WebSocket").
+//!
+//! A front-end answers the HTTP head, wraps the socket as a server-side tungstenite stream
+//! configured by [`websocket_config`] and hands it to [`serve_websocket`] with its runtime's
+//! sleep function. Everything after that is the same on every runtime, so it lives here:
+//!
+//! - registration with the kernel; `server full` as a text frame, then close 1013;
+//! - a reader: text frame -> [`Kernel::handle_frame`], binary frame -> the binary-frame error,
+//!   a message over the limit -> close 1009, invalid UTF-8 -> close 1007, close frame or a
+//!   dropped socket -> logout; tungstenite queues the pong to a ping and the reader's next read
+//!   flushes it;
+//! - the idle rule: a client silent for [`Limits::ws_idle`] is pinged, and dropped when it is
+//!   silent as long again;
+//! - a writer: each batch of the connection's [`Outbox`] becomes text frames (a payload without
+//!   its `\r\n`, zero-copy), fed together and flushed once; when the kernel closes the outbox
+//!   (logout, shutdown) the writer sends a close frame after the last line;
+//! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
+//!
+//! The reader and writer run concurrently on the two halves of the stream, so a client that
+//! does not read its replies cannot stop the server from reading (and from dropping it once its
+//! queue is full). After the session the front-end closes the socket with a short linger (see
+//! [`LINGER`]) so the close frame is not lost to a TCP reset.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chat_kernel::{
+    Closing, ConnId, Connection, Flow, Input, Kernel, Limits, Outbox, Refused, Transport,
+};
+use futures_util::future::{Either, select};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes};
+
+/// How long the server waits for its close frame to go out and for the client's close reply.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a front-end keeps reading (and discarding) from a socket it is closing, after it
+/// shut down its write side: closing a socket with unread input makes the kernel send a TCP
+/// reset, which can destroy the last response (an HTTP error, a close frame) before the client
+/// reads it.
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// Read buffer of a connection. tungstenite allocates it eagerly; the default (128 KiB) would
+/// cost a gigabyte at the connection limit.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Output collected before tungstenite writes to the socket; a batch is flushed at its end.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// The tungstenite configuration of a server-side connection: messages and frames up to
+/// `--max-ws-message`, small buffers.
+pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(Some(limits.max_ws_message))
+        .max_frame_size(Some(limits.max_ws_message))
+}
+
+/// The text frame for one kernel payload: the payload without its trailing `\r\n`, sharing its
+/// bytes. `None` for a payload that is not UTF-8 (the kernel renders only UTF-8).
+pub fn text_frame(payload: Bytes) -> Option<Message> {
+    let body = if payload.ends_with(b"\r\n") {
+        payload.slice(..payload.len() - 2)
+    } else {
+        payload
+    };
+    Utf8Bytes::try_from(body).ok().map(Message::Text)
+}
+
+/// Serves one upgraded connection until it ends, and sends its close frame.
+///
+/// `ws` is the server-side stream (tokio-tungstenite or async-tungstenite, configured with
+/// [`websocket_config`]); `sleep` is the runtime's timer. When this returns, the front-end
+/// closes the socket (see [`LINGER`]).
+pub async fn serve_websocket<W, S, F>(
+    kernel: &Kernel,
+    server: &Arc<str>,
+    peer: SocketAddr,
+    ws: &mut W,
+    sleep: S,
+) where
+    W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    S: Fn(Duration) -> F,
+    F: Future<Output = ()>,
+{
+    let close = match kernel.connect(server, peer, Transport::WebSocket) {
+        Ok(connection) => session(kernel, connection, ws, &sleep).await,
+        Err(Refused::ServerFull(payload)) => {
+            if let Some(frame) = text_frame(payload) {
+                let _ = ws.feed(frame).await;
+            }
+            Some(close_frame(CloseCode::Again, "server full"))
+        }
+        Err(Refused::ShuttingDown) => Some(close_frame(CloseCode::Away, "server shutting down")),
+    };
+    if let Some(frame) = close {
+        let handshake = async {
+            if ws.send(Message::Close(Some(frame))).await.is_ok() {
+                // Until the client's close reply (or the end of a stream that failed).
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        };
+        select(pin!(handshake), pin!(sleep(CLOSE_TIMEOUT))).await;
+    }
+}
+
+/// How a session ended.
+#[derive(Debug)]
+enum End {
+    /// The client closed the connection or the socket failed: the reason, for the console.
+    Gone(String),
+    /// The client broke a rule of the protocol: close with this code and reason.
+    Broke(CloseCode, &'static str),
+    /// The client stayed silent after a ping.
+    Idle,
+    /// The kernel said to stop reading (logout, or the connection was dropped); the writer
+    /// finishes.
+    Stopped,
+    /// The kernel closed the outbox gracefully and the writer sent everything in it.
+    Finished,
+    /// The kernel dropped the connection (send queue full): close at once.
+    Aborted,
+}
+
+impl From<WsError> for End {
+    fn from(error: WsError) -> End {
+        match error {
+            WsError::Capacity(_) => End::Broke(CloseCode::Size, "message too big"),
+            WsError::Utf8(_) => End::Broke(CloseCode::Invalid, "invalid UTF-8"),
+            WsError::ConnectionClosed | WsError::AlreadyClosed => {
+                End::Gone("connection closed".into())
+            }
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                End::Gone("connection closed".into())
+            }
+            WsError::Protocol(_) => End::Broke(CloseCode::Protocol, "protocol error"),
+            other => End::Gone(other.to_string()),
+        }
+    }
+}
+
+fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }
+}
+
+/// Runs a registered connection; returns the close frame to send, if any.
+async fn session<W, S, F>(
+    kernel: &Kernel,
+    connection: Connection,
+    ws: &mut W,
+    sleep: &S,
+) -> Option<CloseFrame>
+where
+    W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    S: Fn(Duration) -> F,
+    F: Future<Output = ()>,
+{
+    let Connection { id, outbox } = connection;
+    // The reader asks the writer for a ping; one pending request is enough.
+    let (ping_tx, ping_rx) = async_channel::bounded::<()>(1);
+    let end = {
+        let (sink, stream) = ws.split();
+        let reader = pin!(read(kernel, id, stream, &ping_tx, sleep));
+        let writer = write(&outbox, sink, &ping_rx);
+        let mut writing = pin!(async {
+            match select(pin!(writer), outbox.aborted()).await {
+                Either::Left((end, _)) => end,
+                Either::Right(_) => End::Aborted,
+            }
+        });
+        let first = match select(reader, writing.as_mut()).await {
+            Either::Left((end, _)) | Either::Right((end, _)) => end,
+        };
+        match first {
+            // The reader stopped (logout): the writer still sends the logout line.
+            End::Stopped => writing.await,
+            end => end,
+        }
+    };
+    let (reason, close) = match end {
+        End::Gone(reason) => (reason, None),
+        End::Broke(code, reason) => (reason.to_owned(), Some(close_frame(code, reason))),
+        End::Idle => ("WebSocket timeout".to_owned(), None),
+        End::Stopped | End::Finished => {
+            let frame = if kernel.shutdown_signal().is_triggered() {
+                close_frame(CloseCode::Away, "server shutting down")
+            } else {
+                close_frame(CloseCode::Normal, "")
+            };
+            ("connection closed".to_owned(), Some(frame))
+        }
+        End::Aborted => ("connection closed".to_owned(), None),
+    };
+    // Idempotent: a connection the kernel already closed is left alone. For a connection that
+    // broke the protocol this aborts the outbox first, so nothing follows the close frame.
+    kernel.disconnect(id, &reason);
+    close
+}
+
+/// The reader: client frames to the kernel, and the idle rule.
+async fn read<R, S, F>(
+    kernel: &Kernel,
+    id: ConnId,
+    mut stream: R,
+    ping: &async_channel::Sender<()>,
+    sleep: &S,
+) -> End
+where
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+    S: Fn(Duration) -> F,
+    F: Future<Output = ()>,
+{
+    let idle = kernel.limits().ws_idle;
+    let mut pinged = false;
+    loop {
+        let message = match select(stream.next(), pin!(sleep(idle))).await {
+            Either::Left((message, _)) => message,
+            Either::Right(_) if pinged => return End::Idle,
+            Either::Right(_) => {
+                pinged = true;
+                // Full means a ping is already waiting for the writer.
+                let _ = ping.try_send(());
+                continue;
+            }
+        };
+        pinged = false;
+        let flow = match message {
+            None => return End::Gone("connection closed".into()),
+            Some(Err(error)) => return End::from(error),
+            Some(Ok(Message::Text(text))) => kernel.handle_frame(id, &text),
+            Some(Ok(Message::Binary(_))) => kernel.handle(id, Input::BinaryFrame),
+            // Ping: tungstenite queued the pong, and the next read (right below) flushes it
+            // before reading. Close: it queued the reply the same way; the stream then ends.
+            // Pong: the client is alive, which is all it says.
+            Some(Ok(_)) => Flow::Continue,
+        };
+        if flow == Flow::Close {
+            return End::Stopped;
+        }
+    }
+}
+
+/// The writer: outbox batches to text frames (one flush per batch), pings on request.
+async fn write<K>(outbox: &Outbox, mut sink: K, ping: &async_channel::Receiver<()>) -> End
+where
+    K: Sink<Message, Error = WsError> + Unpin,
+{
+    let mut batch = Vec::new();
+    loop {
+        let more = match select(pin!(outbox.next_batch(&mut batch)), pin!(ping.recv())).await {
+            Either::Left((more, _)) => more,
+            Either::Right(_) => {
+                if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
+                    return End::from(error);
+                }
+                continue;
+            }
+        };
+        if !more {
+            break;
+        }
+        for payload in batch.drain(..) {
+            if let Some(frame) = text_frame(payload)
+                && let Err(error) = sink.feed(frame).await
+            {
+                return End::from(error);
+            }
+        }
+        if let Err(error) = sink.flush().await {
+            return End::from(error);
+        }
+    }
+    match outbox.closing() {
+        Some(Closing::Abort) => End::Aborted,
+        _ => End::Finished,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_frame_drops_the_line_end_and_shares_the_bytes() {
+        let payload = Bytes::from_static(b"[INFO] - alice\r\n");
+        let Some(Message::Text(text)) = text_frame(payload.clone()) else {
+            panic!("a text frame");
+        };
+        assert_eq!(text.as_str(), "[INFO] - alice");
+        assert_eq!(text.as_str().as_ptr(), payload.as_ptr(), "zero-copy");
+        let Some(Message::Text(text)) = text_frame(Bytes::from_static(b"no line end")) else {
+            panic!("a text frame");
+        };
+        assert_eq!(text.as_str(), "no line end");
+        assert!(text_frame(Bytes::from_static(b"\xff\r\n")).is_none());
+    }
+
+    #[test]
+    fn config_applies_the_message_limit() {
+        let limits = Limits {
+            max_ws_message: 1234,
+            ..Limits::default()
+        };
+        let config = websocket_config(&limits);
+        assert_eq!(config.max_message_size, Some(1234));
+        assert_eq!(config.max_frame_size, Some(1234));
+        assert_eq!(config.read_buffer_size, READ_BUFFER);
+    }
+
+    #[test]
+    fn read_errors_map_to_close_codes() {
+        let too_big = WsError::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size: 2,
+            max_size: 1,
+        });
+        assert!(matches!(End::from(too_big), End::Broke(CloseCode::Size, _)));
+        assert!(matches!(
+            End::from(WsError::Utf8("x".into())),
+            End::Broke(CloseCode::Invalid, _)
+        ));
+        assert!(matches!(
+            End::from(WsError::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake
+            )),
+            End::Gone(_)
+        ));
+        assert!(matches!(End::from(WsError::ConnectionClosed), End::Gone(_)));
+    }
+}
