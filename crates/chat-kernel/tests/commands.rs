@@ -96,7 +96,10 @@ fn msg_goes_to_target_and_sender_with_text_kept_exactly() {
     let want = ["[T][alice][->][Bob]: hi   there"];
     assert_eq!(alice.take_norm(), want);
     assert_eq!(bob.take_norm(), want);
-    assert!(carol.take().is_empty(), "a private message reaches nobody else");
+    assert!(
+        carol.take().is_empty(),
+        "a private message reaches nobody else"
+    );
 }
 
 #[test]

@@ -28,7 +28,14 @@ fn unknown_command() {
     let anon = chat.connect();
     let alice = chat.login("alice");
     for c in [&anon, &alice] {
-        for line in ["hello", "login2 x", "/", "//login x", "message bob hi", "quit"] {
+        for line in [
+            "hello",
+            "login2 x",
+            "/",
+            "//login x",
+            "message bob hi",
+            "quit",
+        ] {
             expect_error(c, line, "unknown command", "unknown_command");
         }
     }
@@ -86,9 +93,19 @@ fn empty_message() {
 fn require_password() {
     let chat = Chat::new();
     let anon = chat.connect();
-    expect_error(&anon, "register bob", "require password", "require_password");
+    expect_error(
+        &anon,
+        "register bob",
+        "require password",
+        "require_password",
+    );
     // Password is asked for before the name is judged.
-    expect_error(&anon, "register #bob", "require password", "require_password");
+    expect_error(
+        &anon,
+        "register #bob",
+        "require password",
+        "require_password",
+    );
 }
 
 #[test]
@@ -119,7 +136,12 @@ fn invalid_username() {
     ] {
         expect_error(&anon, line, "invalid username", "invalid_username");
     }
-    expect_error(&alice, "msg /bob hi", "invalid username", "invalid_username");
+    expect_error(
+        &alice,
+        "msg /bob hi",
+        "invalid username",
+        "invalid_username",
+    );
     // 32 characters is fine.
     let ok = format!("login {}", "é".repeat(32));
     assert_eq!(anon.ask(&ok).len(), 1);
@@ -225,7 +247,12 @@ fn username_taken() {
     // An already registered name.
     assert!(anon.ask("register bob pw").is_empty(), "registration runs");
     assert_eq!(anon.wait_lines(&chat, 1), ["[INFO] - [bob] registered."]);
-    expect_error(&anon, "register BOB other", "Username already taken!", "username_taken");
+    expect_error(
+        &anon,
+        "register BOB other",
+        "Username already taken!",
+        "username_taken",
+    );
 }
 
 #[test]
@@ -236,8 +263,10 @@ fn password_required_and_wrong_password() {
     assert_eq!(anon.wait_lines(&chat, 1), ["[INFO] - [bob] registered."]);
     expect_error(&anon, "login bob", "password required", "password_required");
     expect_error(&anon, "login BOB", "password required", "password_required");
-    for (line, json_line) in [("login bob nope", "login bob nope2"), ("login ghost pw", "login ghost pw")]
-    {
+    for (line, json_line) in [
+        ("login bob nope", "login bob nope2"),
+        ("login ghost pw", "login ghost pw"),
+    ] {
         anon.send(line);
         assert_eq!(anon.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
         anon.ask_json("format json");
@@ -339,7 +368,11 @@ fn server_full_payload_in_the_default_form_of_the_transport() {
     };
     for (no_color, transport, want) in [
         (true, Transport::Tcp, "[ERROR] - server full\r\n"),
-        (false, Transport::Tcp, "\x1b[31m[ERROR]\x1b[0m - server full\r\n"),
+        (
+            false,
+            Transport::Tcp,
+            "\x1b[31m[ERROR]\x1b[0m - server full\r\n",
+        ),
         (false, Transport::WebSocket, "[ERROR] - server full\r\n"),
     ] {
         let chat = Chat::with_config(KernelConfig {

@@ -48,7 +48,12 @@ fn history_count_is_capped_at_one_hundred() {
     }
     let mut want = msgall_lines("alice", 6..=105);
     want.push(end());
-    for line in ["history 100", "history 101", "history 500", "history 99999999999999999999"] {
+    for line in [
+        "history 100",
+        "history 101",
+        "history 500",
+        "history 99999999999999999999",
+    ] {
         assert_eq!(alice.ask(line), want, "{line}");
     }
     let mut want = msgall_lines("alice", 7..=105);
@@ -70,7 +75,10 @@ fn room_and_msgall_histories_are_separate() {
         alice.ask("history #A"),
         ["[T][#a][alice]: in a", "[T][#a][alice]: again a", &end()]
     );
-    assert_eq!(alice.ask("history #a 1"), ["[T][#a][alice]: again a", &end()]);
+    assert_eq!(
+        alice.ask("history #a 1"),
+        ["[T][#a][alice]: again a", &end()]
+    );
     assert_eq!(alice.ask("history #b"), ["[T][#b][alice]: in b", &end()]);
     assert_eq!(alice.ask("history"), ["[T][alice]: everyone", &end()]);
 }
@@ -129,7 +137,10 @@ fn history_keeps_original_times_and_is_marked_in_json() {
     assert!(live[0].get("history").is_none());
     let time: DateTime<Utc> = live[0]["time"].as_str().unwrap().parse().unwrap();
     assert!((Utc::now() - time).num_seconds().abs() < 60);
-    assert!(live[0]["time"].as_str().unwrap().ends_with('Z'), "RFC 3339 UTC");
+    assert!(
+        live[0]["time"].as_str().unwrap().ends_with('Z'),
+        "RFC 3339 UTC"
+    );
 }
 
 /// A store that records every history write, to check what reaches the disk.
@@ -193,10 +204,8 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "chat-kernel-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("chat-kernel-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -245,7 +254,10 @@ fn history_and_accounts_survive_a_restart_on_sqlite_and_no_password_is_in_clear(
     assert!(contains(b"$argon2id$"), "the hash is stored");
     assert!(contains(b"before restart"), "history is stored");
     assert!(!contains(PASSWORD.as_bytes()), "password in clear");
-    assert!(!contains(b"private stays private"), "private message stored");
+    assert!(
+        !contains(b"private stays private"),
+        "private message stored"
+    );
 
     let chat = Chat::with_store(quiet_config(), Box::new(SqliteStore::open(&path).unwrap()));
     let guest = chat.connect();

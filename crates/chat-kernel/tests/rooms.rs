@@ -171,7 +171,10 @@ fn join_replay_in_json_is_marked_history() {
     alice.ask("format json");
     let live = alice.ask_json("msg #rust one");
     assert_eq!(live[0]["text"], "one");
-    assert!(live[0].get("history").is_none(), "live lines are not marked");
+    assert!(
+        live[0].get("history").is_none(),
+        "live lines are not marked"
+    );
     bob.ask("format json");
     let got = bob.ask_json("join #rust");
     assert_eq!(got.len(), 3, "{got:?}");
@@ -218,7 +221,11 @@ fn disconnect_leaves_rooms_silently() {
     assert_eq!(bob.ask("rooms"), ["[INFO] - [#rust (1)]"]);
     bob.disconnect();
     let carol = chat.login("carol");
-    assert_eq!(carol.ask("rooms"), ["[INFO] - [#rust (0)]"], "history keeps it");
+    assert_eq!(
+        carol.ask("rooms"),
+        ["[INFO] - [#rust (0)]"],
+        "history keeps it"
+    );
 }
 
 #[test]

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chat_kernel::store::MemoryStore;
 use chat_kernel::{
-    Closing, Console, Flow, Input, Kernel, KernelConfig, Limits, Outbox, Refused, Store,
-    Transport,
+    Closing, Console, Flow, Input, Kernel, KernelConfig, Limits, Outbox, Refused, Store, Transport,
 };
 
 /// The server name every test connection comes in through.
@@ -70,7 +69,9 @@ impl Chat {
 
     /// Connects over `transport` from `ip`.
     pub fn try_connect_from(&self, transport: Transport, ip: [u8; 4]) -> Result<Client, Refused> {
-        let conn = self.kernel.connect(&self.server, self.peer(ip), transport)?;
+        let conn = self
+            .kernel
+            .connect(&self.server, self.peer(ip), transport)?;
         Ok(Client {
             id: conn.id,
             outbox: conn.outbox,

@@ -1,0 +1,267 @@
+//! Accounts: register, password login, guests and registered names, the failed-password limit,
+//! and commands that arrive while a password is being checked.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chat_kernel::{KernelConfig, Limits, Transport};
+use common::{Chat, DEADLINE, quiet_config};
+use serde_json::json;
+
+fn login_line(name: &str) -> String {
+    format!("[SYSTEM INFO] - [{name}] login to chat.")
+}
+
+/// A chat with an account `bob` / `pw` already registered.
+fn with_bob(config: KernelConfig) -> Chat {
+    let chat = Chat::with_config(config);
+    let c = chat.connect();
+    c.send("register bob pw");
+    assert_eq!(c.wait_lines(&chat, 1), ["[INFO] - [bob] registered."]);
+    c.disconnect();
+    chat
+}
+
+#[test]
+fn register_then_log_in_with_the_password() {
+    let chat = Chat::new();
+    let watcher = chat.login("watcher");
+    let c = chat.connect();
+    c.send("register Bob s3cret");
+    assert_eq!(c.wait_lines(&chat, 1), ["[INFO] - [Bob] registered."]);
+    assert_eq!(
+        c.ask("whoami"),
+        ["[ERROR] - First login!"],
+        "register does not log in"
+    );
+    c.send("login BOB s3cret");
+    assert_eq!(c.wait_lines(&chat, 1), [login_line("BOB")]);
+    assert_eq!(watcher.take(), [login_line("BOB")]);
+    assert_eq!(c.ask("whoami"), ["[INFO] - BOB"]);
+}
+
+#[test]
+fn register_reply_in_json() {
+    let chat = Chat::new();
+    let c = chat.connect();
+    c.ask("format json");
+    c.send("register carol pw");
+    chat.sync();
+    assert_eq!(
+        c.take_json(),
+        [json!({"type":"info","text":"[carol] registered."})]
+    );
+}
+
+#[test]
+fn a_registered_name_is_taken_case_insensitively() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    assert_eq!(
+        c.ask("register BOB other"),
+        ["[ERROR] - Username already taken!"]
+    );
+}
+
+#[test]
+fn a_name_online_elsewhere_cannot_be_registered() {
+    let chat = Chat::new();
+    let _dave = chat.login("Dave");
+    let c = chat.connect();
+    assert_eq!(
+        c.ask("register dave pw"),
+        ["[ERROR] - Username already taken!"]
+    );
+    let eve = chat.login("eve");
+    assert_eq!(
+        eve.ask("register DAVE pw"),
+        ["[ERROR] - Username already taken!"]
+    );
+}
+
+#[test]
+fn a_name_being_registered_is_taken() {
+    let chat = Chat::new();
+    let a = chat.connect();
+    let b = chat.connect();
+    a.send("register zoe pw1");
+    // Whether or not the first registration has finished, the name is no longer free.
+    assert_eq!(
+        b.ask("register ZOE pw2"),
+        ["[ERROR] - Username already taken!"]
+    );
+    assert_eq!(a.wait_lines(&chat, 1), ["[INFO] - [zoe] registered."]);
+    b.send("login zoe pw1");
+    assert_eq!(b.wait_lines(&chat, 1), [login_line("zoe")]);
+}
+
+#[test]
+fn a_guest_may_register_its_own_name() {
+    let chat = Chat::new();
+    let carol = chat.login("carol");
+    carol.send("register Carol pw");
+    assert_eq!(carol.wait_lines(&chat, 1), ["[INFO] - [Carol] registered."]);
+    assert_eq!(carol.ask("whoami"), ["[INFO] - carol"], "still logged in");
+    let other = chat.connect();
+    assert_eq!(other.ask("login carol"), ["[ERROR] - password required"]);
+    carol.send("logout");
+    assert_eq!(other.ask("login carol"), ["[ERROR] - password required"]);
+    other.send("login carol pw");
+    assert_eq!(other.wait_lines(&chat, 1), [login_line("carol")]);
+}
+
+#[test]
+fn a_logged_in_user_may_register_another_free_name() {
+    let chat = Chat::new();
+    let alice = chat.login("alice");
+    alice.send("register spare pw");
+    assert_eq!(alice.wait_lines(&chat, 1), ["[INFO] - [spare] registered."]);
+    assert_eq!(alice.ask("whoami"), ["[INFO] - alice"]);
+}
+
+#[test]
+fn guest_login_of_a_registered_name_needs_the_password() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    assert_eq!(c.ask("login bob"), ["[ERROR] - password required"]);
+    assert_eq!(c.ask("login BoB"), ["[ERROR] - password required"]);
+    assert_eq!(c.ask("whoami"), ["[ERROR] - First login!"]);
+}
+
+#[test]
+fn wrong_password_and_unknown_account() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    c.send("login bob PW");
+    assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    c.send("login nobody pw");
+    assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    assert_eq!(c.ask("whoami"), ["[ERROR] - First login!"]);
+}
+
+#[test]
+fn password_login_of_a_name_online_is_taken() {
+    let chat = with_bob(quiet_config());
+    let first = chat.connect();
+    first.send("login bob pw");
+    assert_eq!(first.wait_lines(&chat, 1), [login_line("bob")]);
+    let second = chat.connect();
+    second.send("login Bob pw");
+    assert_eq!(
+        second.wait_lines(&chat, 1),
+        ["[ERROR] - Username already taken!"]
+    );
+}
+
+#[test]
+fn five_failures_then_wrong_password_even_for_the_right_one() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    for i in 0..5 {
+        c.send(&format!("login bob bad{i}"));
+        assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    }
+    c.send("login bob pw");
+    assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    // Counted per name and client address: another address, or another name, is not limited.
+    let elsewhere = chat
+        .try_connect_from(Transport::Tcp, [10, 0, 0, 9])
+        .unwrap();
+    elsewhere.take();
+    elsewhere.send("login bob pw");
+    assert_eq!(elsewhere.wait_lines(&chat, 1), [login_line("bob")]);
+    let c2 = chat.connect();
+    c2.send("register other pw2");
+    assert_eq!(c2.wait_lines(&chat, 1), ["[INFO] - [other] registered."]);
+    c.send("login other pw2");
+    assert_eq!(c.wait_lines(&chat, 1), [login_line("other")]);
+}
+
+#[test]
+fn the_failure_limit_ends_with_its_window() {
+    let window = Duration::from_millis(400);
+    let chat = with_bob(KernelConfig {
+        limits: Limits {
+            password_window: window,
+            flood: None,
+            ..Limits::default()
+        },
+        no_color: true,
+    });
+    let c = chat.connect();
+    let start = Instant::now();
+    for _ in 0..5 {
+        c.send("login bob bad");
+        assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    }
+    // Right password: refused until the window has passed since the failures.
+    loop {
+        c.send("login bob pw");
+        let got = c.wait_lines(&chat, 1);
+        if got == [login_line("bob")] {
+            break;
+        }
+        assert_eq!(got, ["[ERROR] - wrong password"]);
+        assert!(start.elapsed() < DEADLINE, "the limit never ended");
+        std::thread::yield_now();
+    }
+    assert!(start.elapsed() >= window, "limit ended early");
+}
+
+#[test]
+fn commands_sent_during_a_password_check_are_answered_in_order_after_it() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    c.send("login bob pw");
+    c.send("whoami");
+    c.send("userlist");
+    c.send("msgall first");
+    assert_eq!(
+        c.wait_lines(&chat, 4),
+        [
+            login_line("bob"),
+            "[INFO] - bob".to_owned(),
+            "[INFO] - [bob]".to_owned(),
+            "[T][bob]: first".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn commands_after_a_failed_check_and_chained_password_work_stay_in_order() {
+    let chat = with_bob(quiet_config());
+    let c = chat.connect();
+    c.send("login bob nope");
+    c.send("whoami");
+    c.send("register newbie pw");
+    c.send("login newbie pw");
+    c.send("whoami");
+    c.send("format json");
+    assert_eq!(
+        c.wait_lines(&chat, 6),
+        [
+            "[ERROR] - wrong password",
+            "[ERROR] - First login!",
+            "[INFO] - [newbie] registered.",
+            &login_line("newbie"),
+            "[INFO] - newbie",
+            r#"{"type":"info","text":"format json"}"#,
+        ]
+    );
+}
+
+#[test]
+fn a_connection_that_leaves_during_its_password_check_logs_nobody_in() {
+    let chat = with_bob(quiet_config());
+    let watcher = chat.login("watcher");
+    let c = chat.connect();
+    c.send("login bob pw");
+    c.disconnect();
+    chat.sync();
+    assert!(watcher.take().is_empty(), "nobody logged in or out");
+    assert_eq!(watcher.ask("userlist"), ["[INFO] - [watcher]"]);
+    let again = chat.connect();
+    again.send("login bob pw");
+    assert_eq!(again.wait_lines(&chat, 1), [login_line("bob")]);
+}
