@@ -42,6 +42,10 @@ pub enum Command {
     SmolWsChat(ServerArgs),
     /// Run a group of servers in one process, on one shared chat (kernel and store).
     Bind(BindArgs),
+    /// The terminal chat client (TCP, or WebSocket with a ws:// address).
+    Client(chat_client::ClientArgs),
+    /// The load generator: drive a running server, or `bench suite` to compare all six.
+    Bench(chat_bench::BenchArgs),
 }
 
 impl Command {
@@ -54,7 +58,7 @@ impl Command {
             Command::TokioWsChat(_) => "tokio_ws_chat",
             Command::AsyncStdWsChat(_) => "async_std_ws_chat",
             Command::SmolWsChat(_) => "smol_ws_chat",
-            Command::Bind(_) => return None,
+            Command::Bind(_) | Command::Client(_) | Command::Bench(_) => return None,
         })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - `cli`: the command line (clap).
+//! - `cli`: the command line (clap); `client` and `bench` are run by their own crates.
 //! - `servers`: the six servers, their default ports and the `bind` groups.
 //! - `main` (this file): binds every listener first (so a taken port fails at once, naming it),
 //!   starts one kernel and store, runs each runtime's servers on a thread of its own, and on
@@ -54,6 +54,10 @@ enum AppError {
         runtime: Runtime,
         source: std::io::Error,
     },
+    #[error("client: {0}")]
+    Client(#[from] chat_client::ClientError),
+    #[error("bench: {0}")]
+    Bench(#[from] chat_bench::BenchError),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), AppError> {
     let name = cli.command.server_name();
     match cli.command {
+        Command::Client(args) => Ok(chat_client::run(args)?),
+        Command::Bench(args) => Ok(chat_bench::run(args)?),
         Command::Bind(args) => {
             let mut chosen = Vec::new();
             for def in args.group.servers() {
