@@ -104,8 +104,8 @@ impl Chat {
         c.send(&format!("login {name}"));
         let out = c.take();
         assert_eq!(
-            out.last().map(String::as_str),
-            Some(format!("[SYSTEM INFO] - [{name}] login to chat.").as_str()),
+            out.last().map(|l| strip_ansi(l)),
+            Some(format!("[SYSTEM INFO] - [{name}] login to chat.")),
             "login {name}: {out:?}"
         );
         c
@@ -130,6 +130,22 @@ pub fn payload_str(payload: &Bytes) -> String {
     s.strip_suffix("\r\n")
         .unwrap_or_else(|| panic!("payload without \\r\\n: {s:?}"))
         .to_owned()
+}
+
+/// Removes ANSI SGR sequences (`ESC [ ... m`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match rest.find('m') {
+            Some(end) => rest = &rest[end + 1..],
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces a leading `[HH:MM:SS]` with `[T]`, so chat lines compare without the clock.
