@@ -257,6 +257,11 @@ impl Server {
             })
     }
 
+    /// Whether a console line containing `needle` was printed already (no waiting).
+    pub fn console_has(&self, needle: &str) -> bool {
+        self.console.snapshot().iter().any(|l| l.contains(needle))
+    }
+
     /// Sends SIGTERM to the process.
     pub fn sigterm(&self) {
         let status = Command::new("kill")
@@ -299,10 +304,13 @@ pub fn is_chat(line: &str, rest: &str) -> bool {
     b.len() >= 10
         && b[0] == b'['
         && b[9] == b']'
-        && b[1..9]
-            .iter()
-            .enumerate()
-            .all(|(i, c)| if i % 3 == 2 { *c == b':' } else { c.is_ascii_digit() })
+        && b[1..9].iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
         && &line[10..] == rest
 }
 
@@ -340,6 +348,16 @@ impl Client {
     /// The socket, for tests that need it raw.
     pub fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+
+    /// A second handle on the socket, e.g. to write from another thread while this one reads.
+    pub fn writer(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone the socket")
+    }
+
+    /// The client's own address, as the server's console prints it.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("local_addr")
     }
 
     /// Sends `line` followed by `\r\n`.
