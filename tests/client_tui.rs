@@ -1,8 +1,9 @@
 //! End to end: the real `async-chat client` in a real pseudo-terminal (tmux) against a real
-//! `tokio_chat` server, with a raw TCP test client as the other user.
+//! server (`tokio_chat`; `bind tokio` for the WebSocket variant), with a raw TCP test client as
+//! the other user.
 //!
-//! alice types in the TUI, bob (raw TCP, text form) receives it; bob answers, and the answer is
-//! read back from the tmux pane. `/quit` then ends the client with status 0. Everything is
+//! alice types in the TUI (over TCP, or over WebSocket), bob (raw TCP, text form) receives it;
+//! bob answers, and the answer is read back from the tmux pane. `/quit` then ends the client with status 0. Everything is
 //! waited for with deadlines; the tmux server and the chat server are killed at the end, also
 //! when an assertion fails.
 
@@ -10,6 +11,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -89,17 +91,11 @@ impl Cleanup {
     }
 }
 
-/// Starts `tokio_chat` on a free port; returns it and the port read from its stdout.
-fn start_server() -> (Child, u16) {
+/// Starts the binary with `args` (servers on port 0) and returns it with the port of each of
+/// `servers`, read from the `[NAME] - [SERVER INFO] - server started on 127.0.0.1:PORT` lines.
+fn start_server(args: &[&str], servers: &[&str]) -> (Child, Vec<u16>) {
     let mut server = Command::new(BIN)
-        .args([
-            "tokio_chat",
-            "--port",
-            "0",
-            "--store",
-            "memory",
-            "--no-color",
-        ])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -111,31 +107,33 @@ fn start_server() -> (Child, u16) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                // Nobody listens any more; keep reading to keep the pipe open.
-                continue;
-            }
+            // Once nobody listens, keep reading anyway to keep the pipe open.
+            let _ = tx.send(line);
         }
     });
     let end = Instant::now() + DEADLINE;
-    let marker = "server started on 127.0.0.1:";
-    loop {
+    let marker = "- [SERVER INFO] - server started on 127.0.0.1:";
+    let mut ports: Vec<Option<u16>> = vec![None; servers.len()];
+    while ports.iter().any(Option::is_none) {
         let left = end.saturating_duration_since(Instant::now());
         let line = match rx.recv_timeout(left) {
             Ok(line) => line,
             Err(e) => {
                 let _ = server.kill();
                 let _ = server.wait();
-                panic!("no '{marker}PORT' line on the server's stdout: {e}");
+                panic!("no '{marker}PORT' line for each of {servers:?} on stdout: {e}");
             }
         };
-        if let Some(port) = line
-            .split_once(marker)
-            .and_then(|(_, port)| port.trim().parse().ok())
+        let Some((name, port)) = line.split_once(marker) else {
+            continue;
+        };
+        let name = name.trim().trim_start_matches('[').trim_end_matches(']');
+        if let (Some(i), Ok(port)) = (servers.iter().position(|s| *s == name), port.trim().parse())
         {
-            return (server, port);
+            ports[i] = Some(port);
         }
     }
+    (server, ports.into_iter().flatten().collect())
 }
 
 /// A raw TCP chat user.
@@ -196,34 +194,42 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-#[test]
-fn tui_client_chats_with_a_tcp_user() {
+/// A temp dir, the tmux server of the test and (once started) the chat server.
+fn setup() -> Cleanup {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let dir = std::env::temp_dir().join(format!(
-        "async-chat-client-e2e-{}-{nanos}",
-        std::process::id()
+        "async-chat-client-e2e-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).expect("create a temp dir");
-    let mut cleanup = Cleanup {
+    Cleanup {
         tmux_socket: dir.join("tmux.sock"),
         server: None,
-        dir: dir.clone(),
-    };
-    let (server, port) = start_server();
-    cleanup.server = Some(server);
+        dir,
+    }
+}
 
-    let mut bob = TcpUser::connect(port);
+/// bob (raw TCP on `tcp_port`) and alice (the TUI client connecting to `client_addr`) chat;
+/// alice then quits with `/quit`.
+fn chat(cleanup: &Cleanup, tcp_port: u16, client_addr: &str) {
+    let mut bob = TcpUser::connect(tcp_port);
     bob.send("login bob");
     bob.wait_line("[SYSTEM INFO] - [bob] login to chat.");
 
     // A config of our own: the pane stays after the client exits (to read its exit status),
     // no status bar, no user config.
-    let conf = dir.join("tmux.conf");
+    let conf = cleanup.dir.join("tmux.conf");
     std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n")
         .expect("write the tmux config");
-    let client = format!("{} client 127.0.0.1:{port} --name alice", shell_quote(BIN));
+    let client = format!(
+        "{} client {} --name alice",
+        shell_quote(BIN),
+        shell_quote(client_addr)
+    );
     cleanup.tmux(&[
         "-f",
         conf.to_str().expect("utf-8 temp path"),
@@ -290,4 +296,42 @@ fn tui_client_chats_with_a_tcp_user() {
         );
         std::thread::sleep(POLL);
     }
+}
+
+#[test]
+fn tui_client_chats_with_a_tcp_user() {
+    let mut cleanup = setup();
+    let (server, ports) = start_server(
+        &[
+            "tokio_chat",
+            "--port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        &["tokio_chat"],
+    );
+    cleanup.server = Some(server);
+    chat(&cleanup, ports[0], &format!("127.0.0.1:{}", ports[0]));
+}
+
+#[test]
+fn tui_client_over_websocket_chats_with_a_tcp_user() {
+    let mut cleanup = setup();
+    // tokio_chat and tokio_ws_chat on one kernel: alice on WebSocket, bob on TCP.
+    let (server, ports) = start_server(
+        &[
+            "bind",
+            "tokio",
+            "--base-port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        &["tokio_chat", "tokio_ws_chat"],
+    );
+    cleanup.server = Some(server);
+    chat(&cleanup, ports[0], &format!("ws://127.0.0.1:{}", ports[1]));
 }
