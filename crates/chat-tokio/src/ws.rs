@@ -1,0 +1,86 @@
+//! One connection on a WebSocket port: the HTTP request head, then the page, an error, or a
+//! WebSocket session.
+//!
+//! The answer to the head comes from `chat_web` ([`HeadBuffer::feed`]); the session itself
+//! ([`chat_web::serve_websocket`]) is shared by the three runtimes. This file only does the
+//! tokio-specific parts: reading and writing the socket, timers, and wrapping the socket with
+//! tokio-tungstenite. The async-std and smol crates have the same file.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chat_kernel::Kernel;
+use chat_web::{Action, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// Bytes read from the socket at a time while the head is incomplete.
+const READ_CHUNK: usize = 4 * 1024;
+
+/// Serves one accepted connection on a WebSocket port (HTTP page or WebSocket upgrade).
+pub(crate) async fn serve_connection(
+    kernel: Kernel,
+    server: Arc<str>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    page: Arc<Page>,
+) {
+    // Best effort: only latency depends on it.
+    let _ = stream.set_nodelay(true);
+    let mut head = HeadBuffer::new();
+    let Some(response) = read_head(&mut stream, &mut head, &page).await else {
+        // Silent client, EOF or error before a complete head: nothing to answer.
+        return;
+    };
+    if stream.write_all(response.bytes()).await.is_err() {
+        return;
+    }
+    if response.action() == Action::Close {
+        linger(stream).await;
+        return;
+    }
+    let config = chat_web::websocket_config(kernel.limits());
+    let mut ws = WebSocketStream::from_partially_read(
+        stream,
+        head.into_leftover(),
+        Role::Server,
+        Some(config),
+    )
+    .await;
+    chat_web::serve_websocket(&kernel, &server, peer, &mut ws, tokio::time::sleep).await;
+    linger(ws.into_inner()).await;
+}
+
+/// Reads until the head has an answer, within [`HEAD_TIMEOUT`]; `None` when the client went
+/// away or stayed silent.
+async fn read_head(stream: &mut TcpStream, head: &mut HeadBuffer, page: &Page) -> Option<Response> {
+    let reading = async {
+        let mut buf = [0u8; READ_CHUNK];
+        loop {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if let Some(response) = head.feed(&buf[..n], page) {
+                return Some(response);
+            }
+        }
+    };
+    tokio::time::timeout(HEAD_TIMEOUT, reading)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Closes the socket without losing what was written last: shuts down the write side, then
+/// reads and discards until the client closes too (at most [`LINGER`]).
+async fn linger(mut stream: TcpStream) {
+    let _ = stream.shutdown().await;
+    let draining = async {
+        let mut buf = [0u8; READ_CHUNK];
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    };
+    let _ = tokio::time::timeout(LINGER, draining).await;
+}
