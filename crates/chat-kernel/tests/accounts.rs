@@ -265,3 +265,49 @@ fn a_connection_that_leaves_during_its_password_check_logs_nobody_in() {
     again.send("login bob pw");
     assert_eq!(again.wait_lines(&chat, 1), [login_line("bob")]);
 }
+
+/// A store whose account writes fail (a full disk, say).
+struct FailingAccounts;
+
+impl chat_kernel::Store for FailingAccounts {
+    fn load_accounts(
+        &mut self,
+    ) -> Result<Vec<chat_kernel::store::Account>, chat_kernel::StoreError> {
+        Ok(Vec::new())
+    }
+    fn insert_account(
+        &mut self,
+        _: &chat_kernel::store::Account,
+    ) -> Result<(), chat_kernel::StoreError> {
+        Err(chat_kernel::StoreError::Stopped)
+    }
+    fn append_history(
+        &mut self,
+        _: &[chat_kernel::store::HistoryRecord],
+    ) -> Result<(), chat_kernel::StoreError> {
+        Ok(())
+    }
+    fn load_history(
+        &mut self,
+        _: usize,
+    ) -> Result<Vec<chat_kernel::store::HistoryRecord>, chat_kernel::StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+#[test]
+fn a_failed_registration_is_reported_and_frees_the_name() {
+    let chat = Chat::with_store(quiet_config(), Box::new(FailingAccounts));
+    let c = chat.connect();
+    c.send("register bob pw");
+    c.send("whoami");
+    assert_eq!(
+        c.wait_lines(&chat, 2),
+        [
+            "[ERROR] - service unavailable, try again later",
+            "[ERROR] - First login!"
+        ]
+    );
+    // Nothing was registered: the name is free for a guest.
+    assert_eq!(c.ask("login bob"), ["[SYSTEM INFO] - [bob] login to chat."]);
+}

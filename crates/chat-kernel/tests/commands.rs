@@ -278,3 +278,16 @@ fn original_session() {
     assert_eq!(b.ask("logout"), [logout_line("user2")]);
     assert_eq!(a.take(), [logout_line("user2")]);
 }
+
+#[test]
+fn userlist_order_follows_the_latest_login() {
+    let chat = Chat::new();
+    let a = chat.login("a");
+    let b = chat.login("b");
+    let _c = chat.login("c");
+    a.send("logout");
+    let a = chat.login("a");
+    b.take();
+    assert_eq!(b.ask("userlist"), ["[INFO] - [b, c, a]"]);
+    assert_eq!(a.ask("userlist"), ["[INFO] - [b, c, a]"]);
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use chat_kernel::{Input, KernelConfig, Limits, Refused, Transport};
-use common::{Chat, Client, quiet_config};
+use common::{Chat, Client};
 use serde_json::json;
 
 /// Sends `line` in text form and in JSON form and checks both renderings of the one error.

@@ -96,7 +96,10 @@ fn json_form_of_every_reply_type() {
     );
     let help = ask(&a, "help");
     assert!(!help.is_empty());
-    assert!(help.iter().all(|h| h["type"] == "info" && h["text"].is_string()));
+    assert!(
+        help.iter()
+            .all(|h| h["type"] == "info" && h["text"].is_string())
+    );
     assert_eq!(
         ask(&a, "frob"),
         [json!({"type":"error","code":"unknown_command","text":"unknown command"})]
@@ -134,7 +137,10 @@ fn json_payloads_are_one_line_each() {
     assert_eq!(s.matches('\n').count(), 1);
     let v: Value = serde_json::from_str(s).unwrap();
     assert_eq!(v["text"], "\"quoted\" \\ back\tslash </script>");
-    assert_eq!(a.ask_json("logout"), [json!({"type":"logout","user":"alice"})]);
+    assert_eq!(
+        a.ask_json("logout"),
+        [json!({"type":"logout","user":"alice"})]
+    );
 }
 
 const RESET: &str = "\x1b[0m";
@@ -162,7 +168,10 @@ fn color_form_is_ansi_as_in_the_original() {
             blue("[SERVER INFO]")
         )]
     );
-    assert_eq!(c.ask_raw("whoami"), [format!("{} - First login!", red("[ERROR]"))]);
+    assert_eq!(
+        c.ask_raw("whoami"),
+        [format!("{} - First login!", red("[ERROR]"))]
+    );
     assert_eq!(
         c.ask_raw("login al"),
         [format!(
@@ -173,19 +182,33 @@ fn color_form_is_ansi_as_in_the_original() {
         )]
     );
     assert_eq!(c.ask_raw("whoami"), [format!("{} - al", blue("[INFO]"))]);
-    assert_eq!(c.ask_raw("userlist"), [format!("{} - [al]", blue("[INFO]"))]);
+    assert_eq!(
+        c.ask_raw("userlist"),
+        [format!("{} - [al]", blue("[INFO]"))]
+    );
     let msg = c.ask_raw("msgall plain text");
     assert_eq!(msg.len(), 1);
     let (prefix, text) = msg[0].split_once(RESET).unwrap();
     assert_eq!(text, ": plain text", "text in the default colour");
-    assert!(prefix.starts_with("\x1b[33m[") && prefix.ends_with("][al]"), "{prefix}");
+    assert!(
+        prefix.starts_with("\x1b[33m[") && prefix.ends_with("][al]"),
+        "{prefix}"
+    );
     assert_eq!(
         c.ask_raw("join #r"),
-        [format!("{} - {} joined #r.", green("[SYSTEM INFO]"), yellow("[al]"))]
+        [format!(
+            "{} - {} joined #r.",
+            green("[SYSTEM INFO]"),
+            yellow("[al]")
+        )]
     );
     assert_eq!(
         c.ask_raw("left #r"),
-        [format!("{} - {} left #r.", green("[SYSTEM INFO]"), yellow("[al]"))]
+        [format!(
+            "{} - {} left #r.",
+            green("[SYSTEM INFO]"),
+            yellow("[al]")
+        )]
     );
     assert_eq!(
         c.ask_raw("logout"),
@@ -203,7 +226,10 @@ fn transport_defaults_tcp_color_no_color_text_websocket_text() {
     let chat = Chat::with_config(color_config());
     let tcp = chat.try_connect(Transport::Tcp).unwrap();
     assert!(tcp.take()[0].starts_with("\x1b[34m[SERVER INFO]"));
-    assert_eq!(tcp.ask_raw("format"), [format!("{} - format color", blue("[INFO]"))]);
+    assert_eq!(
+        tcp.ask_raw("format"),
+        [format!("{} - format color", blue("[INFO]"))]
+    );
     let ws = chat.try_connect(Transport::WebSocket).unwrap();
     assert_eq!(ws.take(), [GREETING]);
     assert_eq!(ws.ask_raw("format"), ["[INFO] - format text"]);
@@ -261,12 +287,19 @@ fn a_broadcast_reaches_each_form_and_is_rendered_once_per_form() {
     let raw: Vec<_> = all.iter().map(|c| c.take_raw().remove(0)).collect();
     for pair in raw.chunks(2) {
         assert_eq!(pair[0], pair[1]);
-        assert_eq!(pair[0].as_ptr(), pair[1].as_ptr(), "one allocation per form");
+        assert_eq!(
+            pair[0].as_ptr(),
+            pair[1].as_ptr(),
+            "one allocation per form"
+        );
     }
     let color = String::from_utf8(raw[0].to_vec()).unwrap();
     let text = String::from_utf8(raw[2].to_vec()).unwrap();
     assert_eq!(color.replace("\x1b[33m", "").replace(RESET, ""), text);
     assert!(text.ends_with("][t1]: shared\r\n"));
     let v: Value = serde_json::from_slice(&raw[4]).unwrap();
-    assert_eq!(untimed(v), json!({"type":"message","from":"t1","text":"shared"}));
+    assert_eq!(
+        untimed(v),
+        json!({"type":"message","from":"t1","text":"shared"})
+    );
 }
