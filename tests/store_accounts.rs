@@ -83,8 +83,9 @@ fn five_failures_lock_the_name(server_name: &str) {
     reg.expect_line("[INFO] - [erin] registered.");
 
     let mut c = server.client();
-    for i in 0..5 {
-        c.send(&format!("login dave wrong-{i}"));
+    // The name is counted case-insensitively.
+    for (i, name) in ["dave", "DAVE", "Dave", "dave", "dAVE"].iter().enumerate() {
+        c.send(&format!("login {name} wrong-{i}"));
         c.expect_line("[ERROR] - wrong password");
     }
     // Now even the right password is refused, from any connection of that address.

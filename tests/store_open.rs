@@ -43,6 +43,12 @@ fn a_store_that_cannot_be_opened_is_a_one_line_error_and_exit_code_1() {
     let garbage = dir.join("garbage.db");
     std::fs::write(&garbage, vec![0x5a; 16 * 1024]).expect("write a non-database file");
 
+    // A database written by a newer version of the program (schema version 99).
+    let newer = dir.join("newer.db");
+    rusqlite::Connection::open(&newer)
+        .and_then(|c| c.pragma_update(None, "user_version", 99))
+        .expect("write a newer database");
+
     let cases = [
         // A directory that cannot be created.
         ("/proc/x/y.db".to_owned(), "tokio_chat"),
@@ -50,6 +56,7 @@ fn a_store_that_cannot_be_opened_is_a_one_line_error_and_exit_code_1() {
         (file.join("chat.db").display().to_string(), "async_std_chat"),
         // A file that is not an SQLite database.
         (garbage.display().to_string(), "smol_chat"),
+        (newer.display().to_string(), "tokio_chat"),
     ];
     for (path, server_name) in cases {
         let store = format!("sqlite:{path}");
@@ -76,4 +83,8 @@ fn a_store_that_cannot_be_opened_is_a_one_line_error_and_exit_code_1() {
     // The unopenable stores were left as they were.
     assert!(file.is_file());
     assert_eq!(std::fs::read(&garbage).expect("read").len(), 16 * 1024);
+    let version: i64 = rusqlite::Connection::open(&newer)
+        .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+        .expect("read the schema version");
+    assert_eq!(version, 99, "a newer database was rewritten");
 }
