@@ -238,3 +238,73 @@ fn the_database_never_holds_a_password_in_clear() {
         assert!(hash.starts_with("$argon2id$"), "{name}: {hash}");
     }
 }
+
+#[test]
+fn bind_shares_one_store_among_its_servers() {
+    let dir = TempDir::new("bind-store");
+    let db = dir.join("chat.db");
+    let store = sqlite(&db);
+    let bind = |store: &str| {
+        Server::start(
+            &[
+                "bind",
+                "tcp_all",
+                "--base-port",
+                "0",
+                "--no-color",
+                "--store",
+                store,
+            ],
+            3,
+        )
+    };
+
+    // Registered through one server, logged in through another, talking through a third.
+    let server = bind(&store);
+    let mut reg = server.client_on("async_std_chat");
+    reg.send("register nina Nina-bind-pw");
+    reg.expect_line("[INFO] - [nina] registered.");
+    let mut nina = server.client_on("smol_chat");
+    nina.send("login nina Nina-bind-pw");
+    nina.expect_line("[SYSTEM INFO] - [nina] login to chat.");
+    nina.send("join #Shared");
+    nina.expect_line("[SYSTEM INFO] - [nina] joined #Shared.");
+    let mut omar = server.login_on("tokio_chat", "omar");
+    nina.expect_line("[SYSTEM INFO] - [omar] login to chat.");
+    omar.send("join #shared");
+    omar.expect_line("[SYSTEM INFO] - [omar] joined #Shared.");
+    nina.expect_line("[SYSTEM INFO] - [omar] joined #Shared.");
+    omar.send("msg #shared from tokio");
+    let from_tokio = omar.expect_chat("[#Shared][omar]: from tokio");
+    assert_eq!(nina.read_line(), from_tokio);
+    nina.send("msgall from smol");
+    let from_smol = nina.expect_chat("[nina]: from smol");
+    assert_eq!(omar.read_line(), from_smol);
+    stop(server, vec![reg, nina, omar]);
+
+    // After a restart, every server of the group reads the same account and history.
+    let server = bind(&store);
+    let mut guests = Vec::new();
+    for name in RUNTIMES {
+        let mut c = server.client_on(name);
+        c.send("login nina");
+        c.expect_line("[ERROR] - password required");
+        c.send(&format!("login {name}"));
+        c.expect_line(&format!("[SYSTEM INFO] - [{name}] login to chat."));
+        c.send("history #SHARED");
+        c.expect_lines(&[&from_tokio, "[INFO] - end of history"]);
+        c.send("history");
+        c.expect_lines(&[&from_smol, "[INFO] - end of history"]);
+        guests.push(c);
+    }
+    let mut nina = server.client_on("async_std_chat");
+    nina.send("login nina Nina-bind-pw");
+    nina.expect_line("[SYSTEM INFO] - [nina] login to chat.");
+    for (i, guest) in guests.iter_mut().enumerate() {
+        for later in RUNTIMES[i + 1..].iter().chain(["nina"].iter()) {
+            guest.expect_line(&format!("[SYSTEM INFO] - [{later}] login to chat."));
+        }
+    }
+    guests.push(nina);
+    stop(server, guests);
+}
