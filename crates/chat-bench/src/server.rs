@@ -31,10 +31,10 @@ pub struct ServerProcess {
 /// Reads the port from a console line `[NAME] - [SERVER INFO] - server started on HOST:PORT`.
 pub fn parse_started_line(line: &str, name: &str) -> Option<u16> {
     let line = strip_ansi(line);
-    let rest = line
-        .trim()
-        .strip_prefix(&format!("[{name}] - [SERVER INFO] - server started on "))?;
-    rest.rsplit_once(':')?.1.parse().ok()
+    let marker = format!("[{name}] - [SERVER INFO] - server started on ");
+    // Anything before the marker (a log prefix) is ignored.
+    let rest = &line[line.find(&marker)? + marker.len()..];
+    rest.trim().rsplit_once(':')?.1.parse().ok()
 }
 
 impl ServerProcess {
@@ -206,6 +206,13 @@ mod tests {
                 "smol_ws_chat"
             ),
             Some(8082)
+        );
+        assert_eq!(
+            parse_started_line(
+                "test x ... [tokio_chat] - [SERVER INFO] - server started on 127.0.0.1:7",
+                "tokio_chat"
+            ),
+            Some(7)
         );
         assert_eq!(
             parse_started_line(

@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chat_bench::args::SuiteArgs;
 use chat_bench::idle::{IdleConfig, run_idle};
 use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::suite::{SuiteResults, run_suite};
 use chat_bench::target::Target;
 use chat_bench::{BenchArgs, BenchCommand, BenchError, LoadArgs};
 use clap::Parser;
@@ -528,4 +530,105 @@ fn run_refuses_a_remote_target_without_allow_remote() {
         chat_bench::run(cli.bench),
         Err(BenchError::RemoteTarget(_))
     ));
+}
+
+/// Environment variable that turns this test binary into a fake server process for the suite.
+const FAKE_PROCESS: &str = "CHAT_BENCH_FAKE_SERVER";
+
+/// Not a test of its own: the entry point the suite test starts as a child process (through a
+/// wrapper script), which serves the fake chat and announces its port like the real servers.
+/// Without the environment variable (a normal test run) there is nothing to do.
+#[test]
+fn fake_server_process() {
+    let Ok(name) = std::env::var(FAKE_PROCESS) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let addr = start(name.contains("_ws_"), Faults::default()).await;
+        println!("[{name}] - [SERVER INFO] - server started on {addr}");
+        use std::io::Write as _;
+        std::io::stdout().flush().unwrap();
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn suite_starts_measures_and_kills_each_server() {
+    let dir = std::env::temp_dir().join(format!("chat-bench-suite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fake-async-chat");
+    let exe = std::env::current_exe().unwrap();
+    // The suite calls `<bin> <server> --port 0 ...`; the wrapper hands the server name over in
+    // the environment and runs only the fake-server entry point of this test binary.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexport {FAKE_PROCESS}=\"$1\"\nexec '{}' --exact fake_server_process --nocapture --test-threads=1\n",
+            exe.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let results = dir.join("bench-results.json");
+    let chart = dir.join("img").join("bench.svg");
+    let args = SuiteArgs {
+        quick: true,
+        servers: vec!["tokio_chat".into(), "smol_ws_chat".into()],
+        all_clients: Some(5),
+        all_messages: Some(5),
+        fanout_clients: Some(12),
+        fanout_senders: Some(2),
+        fanout_messages: Some(5),
+        idle_connections: Some(30),
+        window: 1,
+        payload_size: 64,
+        timeout: 30,
+        results: results.clone(),
+        chart: chart.clone(),
+        server_bin: Some(script),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    run_suite(&rt, &args).unwrap();
+
+    let out: SuiteResults =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(out.servers.len(), 2);
+    for (s, transport) in out.servers.iter().zip(["tcp", "ws"]) {
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.transport, transport);
+        let all = s.all_send.as_ref().unwrap();
+        assert_eq!(
+            (all.sent, all.deliveries_received, all.deliveries_lost),
+            (25, 125, 0)
+        );
+        let fan = s.fan_out.as_ref().unwrap();
+        assert_eq!((fan.sent, fan.deliveries_received), (10, 120));
+        let idle = s.idle.as_ref().unwrap();
+        assert_eq!((idle.connected, idle.synced), (30, 30));
+        assert!(idle.rss_per_connection_bytes.is_some());
+        // Each workload ran on a fresh server process, and every one of them is gone.
+        let pids = [
+            all.server.as_ref().unwrap().pid,
+            fan.server.as_ref().unwrap().pid,
+            idle.server_pid.unwrap(),
+        ];
+        assert!(pids[0] != pids[1] && pids[1] != pids[2], "{pids:?}");
+        for pid in pids {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "server {pid} still running"
+            );
+        }
+    }
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.contains("smol_ws") && svg.contains("</svg>"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
