@@ -66,6 +66,9 @@ async fn read_loop(kernel: &Kernel, id: ConnId, mut socket: TcpStream) -> String
         if closed {
             return pending().await;
         }
+        // Let the writers this input woke run before reading more: a client streaming commands
+        // must not fill everyone's queue before their writers had a turn.
+        future::yield_now().await;
     }
 }
 
