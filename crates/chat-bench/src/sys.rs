@@ -176,9 +176,9 @@ mod tests {
         }
         std::hint::black_box(x);
         let later = sample_process(std::process::id()).unwrap();
-        let (ns, precise) = cpu_delta_ns(&me, &later);
+        // Other test threads may come and go, so either counter may be the one used.
+        let (ns, _precise) = cpu_delta_ns(&me, &later);
         assert!(ns > 0);
-        assert!(precise);
         assert!(own_cpu() > Duration::ZERO);
     }
 
