@@ -120,7 +120,7 @@ enum End {
     Gone(String),
     /// The client broke a rule of the protocol: close with this code and reason.
     Broke(CloseCode, &'static str),
-    /// The client stayed silent after a ping.
+    /// The client stayed silent after a ping: close with 1001 (bounded by [`CLOSE_TIMEOUT`]).
     Idle,
     /// The kernel said to stop reading (logout, or the connection was dropped); the writer
     /// finishes.
@@ -192,7 +192,10 @@ where
     let (reason, close) = match end {
         End::Gone(reason) => (reason, None),
         End::Broke(code, reason) => (reason.to_owned(), Some(close_frame(code, reason))),
-        End::Idle => ("WebSocket timeout".to_owned(), None),
+        End::Idle => (
+            "WebSocket timeout".to_owned(),
+            Some(close_frame(CloseCode::Away, "WebSocket timeout")),
+        ),
         End::Stopped | End::Finished => {
             let frame = if kernel.shutdown_signal().is_triggered() {
                 close_frame(CloseCode::Away, "server shutting down")

@@ -1,0 +1,209 @@
+//! End to end over WebSocket, on each runtime: the limits and control frames of PROTOCOL.md
+//! section 1 — a message over `--max-ws-message` closes with 1009, invalid UTF-8 with 1007
+//! (nothing after the close frame), pings are answered, an idle client is pinged and dropped,
+//! a full server sends the error and closes with 1013, and shutdown closes with 1001.
+
+#[allow(unused_macros, unused_imports)]
+mod common;
+mod common_ws;
+
+use std::io::{ErrorKind, Read};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::DEADLINE;
+use common_ws::*;
+use tungstenite::{Bytes, Message};
+
+/// A message of exactly `--max-ws-message` bytes is fine; one byte more closes with 1009, the
+/// user's logout reaches the others, and nothing follows the close frame.
+fn message_too_big(server_name: &str) {
+    let server = ws_server(server_name, &["--max-ws-message", "1024"]);
+    let mut alice = ws_login(&server, "alice");
+    let mut bob = ws_login(&server, "bob");
+    alice.expect_text("[SYSTEM INFO] - [bob] login to chat.");
+
+    let text = "a".repeat(1024 - "msgall ".len());
+    alice.send(&format!("msgall {text}"));
+    alice.expect_chat(&format!("[alice]: {text}"));
+    bob.expect_chat(&format!("[alice]: {text}"));
+
+    alice.send(&format!("msgall {text}b"));
+    alice.expect_close(1009);
+    bob.expect_text("[SYSTEM INFO] - [alice] logout from chat.");
+    server.expect_console("[alice] disconnected: message too big");
+
+    // Far over the limit: refused from the frame header on, with the same close.
+    let mut carol = ws_client(&server);
+    carol.send(&"c".repeat(512 * 1024));
+    carol.expect_close(1009);
+}
+
+/// A message split over several frames counts as a whole against the limit.
+fn fragmented_message_too_big(server_name: &str) {
+    let server = ws_server(server_name, &["--max-ws-message", "1024"]);
+    let mut alice = ws_client(&server);
+    for (i, fin) in [(0, false), (1, false), (2, true)] {
+        let opcode = if i == 0 {
+            tungstenite::protocol::frame::coding::OpCode::Data(
+                tungstenite::protocol::frame::coding::Data::Text,
+            )
+        } else {
+            tungstenite::protocol::frame::coding::OpCode::Data(
+                tungstenite::protocol::frame::coding::Data::Continue,
+            )
+        };
+        let frame = tungstenite::protocol::frame::Frame::message(
+            Bytes::from(vec![b'x'; 500]),
+            opcode,
+            fin,
+        );
+        alice.send_message(Message::Frame(frame));
+    }
+    alice.expect_close(1009);
+}
+
+/// A text frame that is not UTF-8 closes with 1007; nothing follows the close frame.
+fn invalid_utf8_closes_1007(server_name: &str) {
+    let server = ws_server(server_name, &[]);
+    let mut alice = ws_login(&server, "alice");
+    let mut bob = ws_login(&server, "bob");
+    alice.expect_text("[SYSTEM INFO] - [bob] login to chat.");
+    alice.send_raw_text(b"msgall caf\xc3\x28");
+    alice.expect_close(1007);
+    bob.expect_text("[SYSTEM INFO] - [alice] logout from chat.");
+    server.expect_console("[alice] disconnected: invalid UTF-8");
+}
+
+/// A ping from the client is answered with a pong carrying the same data.
+fn ping_answered(server_name: &str) {
+    let server = ws_server(server_name, &[]);
+    let mut alice = ws_client(&server);
+    alice.send_message(Message::Ping(Bytes::from_static(b"are you there")));
+    match alice.read_within(DEADLINE) {
+        WsRead::Pong(data) => assert_eq!(data, b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    // The connection is still fine.
+    alice.send("whoami");
+    alice.expect_text("[ERROR] - First login!");
+}
+
+/// With `--ws-idle 1`, a silent client is pinged; a client that answers stays connected.
+fn idle_client_answering_pings_stays(server_name: &str) {
+    let server = ws_server(server_name, &["--ws-idle", "1"]);
+    let mut alice = ws_login(&server, "alice");
+    // tungstenite answers each ping with the next read; two pings prove the first pong counted.
+    for _ in 0..2 {
+        match alice.read_within(DEADLINE) {
+            WsRead::Ping(_) => {}
+            other => panic!("expected a ping, got {other:?}"),
+        }
+    }
+    alice.send("whoami");
+    alice.expect_text("[INFO] - alice");
+}
+
+/// With `--ws-idle 1`, a client that never answers is pinged, then dropped with a close frame
+/// (1001); the others see its logout.
+fn idle_client_dropped(server_name: &str) {
+    let server = ws_server(server_name, &["--ws-idle", "1"]);
+    let mut sleepy = ws_login(&server, "sleepy");
+    let mut watcher = ws_login(&server, "watcher");
+    sleepy.expect_text("[SYSTEM INFO] - [watcher] login to chat.");
+
+    // From now on read the socket raw, so tungstenite sends no pong for sleepy.
+    let started = Instant::now();
+    let raw = read_raw_until_closed(sleepy.stream());
+    let frames = parse_server_frames(&raw);
+    assert_eq!(
+        frames.first(),
+        Some(&(0x9, Vec::new())),
+        "first a ping; frames: {frames:?}"
+    );
+    let (opcode, payload) = frames.last().expect("a close frame after the ping");
+    assert_eq!(*opcode, 0x8, "then a close frame; frames: {frames:?}");
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    assert!(
+        frames.iter().all(|(op, _)| *op == 0x9 || *op == 0x8),
+        "only pings and the close; frames: {frames:?}"
+    );
+    // Pinged after 1 s of silence, dropped after 1 s more.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    watcher.expect_text("[SYSTEM INFO] - [sleepy] logout from chat.");
+    server.expect_console("[sleepy] disconnected: WebSocket timeout");
+}
+
+/// Reads raw bytes until the server closes the connection (within the deadline).
+fn read_raw_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let now = Instant::now();
+        assert!(now < deadline, "not closed in time; read {raw:?}");
+        stream
+            .set_read_timeout(Some(deadline - now))
+            .expect("set_read_timeout");
+        match stream.read(&mut chunk) {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("read failed: {e}; read {raw:?}"),
+        }
+    }
+}
+
+/// Splits unmasked server frames (payloads under 126 bytes) into (opcode, payload).
+fn parse_server_frames(mut raw: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while raw.len() >= 2 {
+        let opcode = raw[0] & 0x0f;
+        let len = usize::from(raw[1] & 0x7f);
+        assert!(raw[1] & 0x80 == 0 && len < 126, "unexpected frame {raw:?}");
+        assert!(raw.len() >= 2 + len, "truncated frame {raw:?}");
+        frames.push((opcode, raw[2..2 + len].to_vec()));
+        raw = &raw[2 + len..];
+    }
+    assert!(raw.is_empty(), "trailing bytes {raw:?}");
+    frames
+}
+
+/// At the connection limit, a new WebSocket client gets `server full` as a text frame, then a
+/// close with 1013; the first client is unaffected.
+fn server_full_closes_1013(server_name: &str) {
+    let server = ws_server(server_name, &["--max-connections", "1"]);
+    let mut alice = ws_login(&server, "alice");
+    let mut late = WsClient::connect(server.addr(), "/");
+    late.expect_text("[ERROR] - server full");
+    late.expect_close(1013);
+    alice.send("whoami");
+    alice.expect_text("[INFO] - alice");
+}
+
+/// SIGTERM: a WebSocket client gets `server shutting down`, then a close with 1001.
+fn shutdown_closes_1001(server_name: &str) {
+    let mut server = ws_server(server_name, &[]);
+    let mut alice = ws_login(&server, "alice");
+    server.sigterm();
+    alice.expect_text("[SERVER INFO] - server shutting down");
+    alice.expect_close(1001);
+    let status = server.wait_exit(Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+}
+
+per_ws_runtime!(
+    message_too_big,
+    fragmented_message_too_big,
+    invalid_utf8_closes_1007,
+    ping_answered,
+    idle_client_answering_pings_stays,
+    idle_client_dropped,
+    server_full_closes_1013,
+    shutdown_closes_1001,
+);
