@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::DEADLINE;
 use common_ws::*;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::{Bytes, Message};
 
 /// A message of exactly `--max-ws-message` bytes is fine; one byte more closes with 1009, the
@@ -43,21 +45,12 @@ fn message_too_big(server_name: &str) {
 fn fragmented_message_too_big(server_name: &str) {
     let server = ws_server(server_name, &["--max-ws-message", "1024"]);
     let mut alice = ws_client(&server);
-    for (i, fin) in [(0, false), (1, false), (2, true)] {
-        let opcode = if i == 0 {
-            tungstenite::protocol::frame::coding::OpCode::Data(
-                tungstenite::protocol::frame::coding::Data::Text,
-            )
-        } else {
-            tungstenite::protocol::frame::coding::OpCode::Data(
-                tungstenite::protocol::frame::coding::Data::Continue,
-            )
-        };
-        let frame = tungstenite::protocol::frame::Frame::message(
-            Bytes::from(vec![b'x'; 500]),
-            opcode,
-            fin,
-        );
+    for (opcode, fin) in [
+        (Data::Text, false),
+        (Data::Continue, false),
+        (Data::Continue, true),
+    ] {
+        let frame = Frame::message(Bytes::from(vec![b'x'; 500]), OpCode::Data(opcode), fin);
         alice.send_message(Message::Frame(frame));
     }
     alice.expect_close(1009);
