@@ -190,6 +190,66 @@ fn shutdown_closes_1001(server_name: &str) {
     assert!(status.success(), "{status:?}");
 }
 
+/// A WebSocket client that logs in and never reads is dropped once its pending output passes
+/// `--send-queue`, while every broadcast still reaches the others; its socket is then closed.
+fn slow_reader_is_dropped(server_name: &str) {
+    /// Broadcasts sent at least, and at most while waiting for the drop (about 40 MB).
+    const MIN_BROADCASTS: usize = 1_000;
+    const MAX_BROADCASTS: usize = 20_000;
+    /// Broadcasts per frame of the sender; the others read them all before the next frame.
+    const BATCH: usize = 25;
+
+    let server = ws_server(server_name, &["--send-queue", "65536", "--no-flood-limit"]);
+    let mut watcher = ws_login(&server, "watcher");
+    let mut sender = ws_login(&server, "sender");
+    watcher.expect_text("[SYSTEM INFO] - [sender] login to chat.");
+    let mut slow = ws_login(&server, "slow");
+    watcher.expect_text("[SYSTEM INFO] - [slow] login to chat.");
+    sender.expect_text("[SYSTEM INFO] - [slow] login to chat.");
+
+    let body = "b".repeat(2_000);
+    let dropped_line = "[slow] disconnected: send queue full";
+    let mut sent = 0;
+    let mut others = [(watcher, false), (sender, false)];
+    while sent < MIN_BROADCASTS || !server.console_has(dropped_line) {
+        assert!(sent < MAX_BROADCASTS, "slow reader never dropped");
+        let frame: Vec<String> = (sent..sent + BATCH)
+            .map(|i| format!("msgall {i} {body}"))
+            .collect();
+        others[1].0.send(&frame.join("\n"));
+        for i in sent..sent + BATCH {
+            let expected = format!("[sender]: {i} {body}");
+            for (client, saw_logout) in &mut others {
+                let mut text = client.read_text();
+                if text == "[SYSTEM INFO] - [slow] logout from chat." {
+                    assert!(!*saw_logout, "logout seen twice");
+                    *saw_logout = true;
+                    text = client.read_text();
+                }
+                assert!(
+                    common::is_chat(&text, &expected),
+                    "broadcast {i} missing or out of order: {:?}",
+                    &text[..text.len().min(60)]
+                );
+            }
+        }
+        sent += BATCH;
+    }
+    for (client, saw_logout) in &mut others {
+        if !*saw_logout {
+            client.expect_text("[SYSTEM INFO] - [slow] logout from chat.");
+        }
+    }
+    server.expect_console(&format!(
+        "[{server_name}] - [SERVER INFO] - [slow] disconnected: send queue full"
+    ));
+    // The server closed the slow reader's socket: reading what was buffered ends in EOF.
+    read_until_closed(slow.stream());
+    let watcher = &mut others[0].0;
+    watcher.send("userlist");
+    watcher.expect_text("[INFO] - [watcher, sender]");
+}
+
 per_ws_runtime!(
     message_too_big,
     fragmented_message_too_big,
@@ -199,4 +259,5 @@ per_ws_runtime!(
     idle_client_dropped,
     server_full_closes_1013,
     shutdown_closes_1001,
+    slow_reader_is_dropped,
 );
