@@ -33,6 +33,15 @@ fn the_default_store_is_chat_data_chat_db_in_the_working_directory() {
     assert_eq!(accounts[0].0, "zoe");
     assert!(accounts[0].1.starts_with("$argon2id$"), "{accounts:?}");
     assert_eq!(history_texts(&db, None), ["stored by default"]);
+
+    // A relative `--store` path is relative to the working directory too.
+    let mut server = Proc::start_in(
+        dir.path(),
+        &["tokio_chat", "--port", "0", "--store", "sqlite:here.db"],
+    );
+    assert!(dir.join("here.db").is_file(), "here.db was not created");
+    let status = server.stop();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
 
 #[test]

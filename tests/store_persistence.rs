@@ -100,6 +100,13 @@ fn accounts_and_history_survive_a_restart_on_another_runtime() {
             l.ends_with(&format!(r#""from":"alice","text":"news {i}"}}"#))
         }));
     }
+    // Any Unicode, and inner spacing, survive the store.
+    let unicode = "naïve ✓ 日本語  two  spaces";
+    alice.send(&format!("msgall {unicode}"));
+    all_text.push(alice.expect_chat(&format!("[alice]: {unicode}")));
+    all_json.push(watcher.expect_matching("a JSON msgall", |l| {
+        l.ends_with(&format!(r#""from":"alice","text":"{unicode}"}}"#))
+    }));
     alice.send("msg watcher a private note");
     alice.expect_chat("[alice][->][watcher]: a private note");
     watcher.expect_matching("the private message", |l| {
@@ -130,7 +137,7 @@ fn accounts_and_history_survive_a_restart_on_another_runtime() {
     }
     carol.expect_line(r#"{"type":"info","text":"end of history"}"#);
     carol.send("history 2");
-    for line in &all_json[1..] {
+    for line in &all_json[2..] {
         carol.expect_line(&replayed(line));
     }
     carol.expect_line(r#"{"type":"info","text":"end of history"}"#);
@@ -165,7 +172,7 @@ fn accounts_and_history_survive_a_restart_on_another_runtime() {
     assert_eq!(history_texts(&db, Some("#diary")), expected);
     assert_eq!(
         history_texts(&db, None),
-        ["news 1", "news 2", "news 3"].map(String::from)
+        ["news 1", "news 2", "news 3", unicode].map(String::from)
     );
     let bytes = db_bytes(&db);
     assert!(
