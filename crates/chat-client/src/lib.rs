@@ -22,6 +22,8 @@
 //! - [`ui`]: drawing the model with ratatui.
 //! - [`app`]: the event loop tying terminal keys, the connection and the model together.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod args;
 pub mod error;
