@@ -182,10 +182,21 @@ fn server_full_closes_1013(server_name: &str) {
 /// SIGTERM: a WebSocket client gets `server shutting down`, then a close with 1001.
 fn shutdown_closes_1001(server_name: &str) {
     let mut server = ws_server(server_name, &[]);
+    // A connection that never sends its request head (a browser's preconnect) does not hold up
+    // the shutdown: it is closed at once, unanswered. (Connections are accepted in order, so
+    // alice's greeting proves the server has this one.)
+    let mut silent = TcpStream::connect(server.addr()).expect("connect");
     let mut alice = ws_login(&server, "alice");
+    let signalled = Instant::now();
     server.sigterm();
     alice.expect_text("[SERVER INFO] - server shutting down");
     alice.expect_close(1001);
+    assert_eq!(read_until_closed(&mut silent), b"");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "the silent connection held up the shutdown: {:?}",
+        signalled.elapsed()
+    );
     let status = server.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
 }

@@ -6,7 +6,7 @@
 //! async-std-specific parts: reading and writing the socket, timers, and wrapping the socket
 //! with async-tungstenite. The tokio and smol crates have the same file.
 
-use std::net::{Shutdown, SocketAddr};
+use std::net::{self, SocketAddr};
 use std::sync::Arc;
 
 use async_std::io::{ReadExt, WriteExt};
@@ -14,6 +14,7 @@ use async_std::net::TcpStream;
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::Role;
 use chat_kernel::Kernel;
+use chat_kernel::shutdown::Shutdown;
 use chat_web::{Action, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response};
 
 /// Bytes read from the socket at a time while the head is incomplete.
@@ -30,8 +31,9 @@ pub(crate) async fn serve_connection(
     // Best effort: only latency depends on it.
     let _ = stream.set_nodelay(true);
     let mut head = HeadBuffer::new();
-    let Some(response) = read_head(&mut stream, &mut head, &page).await else {
-        // Silent client, EOF or error before a complete head: nothing to answer.
+    let shutdown = kernel.shutdown_signal();
+    let Some(response) = read_head(&mut stream, &mut head, &page, shutdown).await else {
+        // Silent client, EOF or error before a complete head, or shutdown: nothing to answer.
         return;
     };
     if stream.write_all(response.bytes()).await.is_err() {
@@ -49,13 +51,21 @@ pub(crate) async fn serve_connection(
         Some(config),
     )
     .await;
-    chat_web::serve_websocket(&kernel, &server, peer, &mut ws, async_std::task::sleep).await;
+    if chat_web::serve_websocket(&kernel, &server, peer, &mut ws, async_std::task::sleep).await {
+        // The closing handshake is complete: nothing more can come from the client.
+        return;
+    }
     linger(ws.into_inner()).await;
 }
 
 /// Reads until the head has an answer, within [`HEAD_TIMEOUT`]; `None` when the client went
-/// away or stayed silent.
-async fn read_head(stream: &mut TcpStream, head: &mut HeadBuffer, page: &Page) -> Option<Response> {
+/// away or stayed silent, or the server is shutting down.
+async fn read_head(
+    stream: &mut TcpStream,
+    head: &mut HeadBuffer,
+    page: &Page,
+    shutdown: &Shutdown,
+) -> Option<Response> {
     let reading = async {
         let mut buf = [0u8; READ_CHUNK];
         loop {
@@ -68,16 +78,23 @@ async fn read_head(stream: &mut TcpStream, head: &mut HeadBuffer, page: &Page) -
             }
         }
     };
-    async_std::future::timeout(HEAD_TIMEOUT, reading)
-        .await
-        .ok()
-        .flatten()
+    let reading = async {
+        async_std::future::timeout(HEAD_TIMEOUT, reading)
+            .await
+            .ok()
+            .flatten()
+    };
+    futures_lite::future::or(reading, async {
+        shutdown.wait().await;
+        None
+    })
+    .await
 }
 
 /// Closes the socket without losing what was written last: shuts down the write side, then
 /// reads and discards until the client closes too (at most [`LINGER`]).
 async fn linger(mut stream: TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.shutdown(net::Shutdown::Write);
     let draining = async {
         let mut buf = [0u8; READ_CHUNK];
         while let Ok(1..) = stream.read(&mut buf).await {}

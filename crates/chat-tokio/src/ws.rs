@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chat_kernel::Kernel;
+use chat_kernel::shutdown::Shutdown;
 use chat_web::{Action, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,8 +31,9 @@ pub(crate) async fn serve_connection(
     // Best effort: only latency depends on it.
     let _ = stream.set_nodelay(true);
     let mut head = HeadBuffer::new();
-    let Some(response) = read_head(&mut stream, &mut head, &page).await else {
-        // Silent client, EOF or error before a complete head: nothing to answer.
+    let shutdown = kernel.shutdown_signal();
+    let Some(response) = read_head(&mut stream, &mut head, &page, shutdown).await else {
+        // Silent client, EOF or error before a complete head, or shutdown: nothing to answer.
         return;
     };
     if stream.write_all(response.bytes()).await.is_err() {
@@ -49,13 +51,21 @@ pub(crate) async fn serve_connection(
         Some(config),
     )
     .await;
-    chat_web::serve_websocket(&kernel, &server, peer, &mut ws, tokio::time::sleep).await;
+    if chat_web::serve_websocket(&kernel, &server, peer, &mut ws, tokio::time::sleep).await {
+        // The closing handshake is complete: nothing more can come from the client.
+        return;
+    }
     linger(ws.into_inner()).await;
 }
 
 /// Reads until the head has an answer, within [`HEAD_TIMEOUT`]; `None` when the client went
-/// away or stayed silent.
-async fn read_head(stream: &mut TcpStream, head: &mut HeadBuffer, page: &Page) -> Option<Response> {
+/// away or stayed silent, or the server is shutting down.
+async fn read_head(
+    stream: &mut TcpStream,
+    head: &mut HeadBuffer,
+    page: &Page,
+    shutdown: &Shutdown,
+) -> Option<Response> {
     let reading = async {
         let mut buf = [0u8; READ_CHUNK];
         loop {
@@ -68,10 +78,10 @@ async fn read_head(stream: &mut TcpStream, head: &mut HeadBuffer, page: &Page) -
             }
         }
     };
-    tokio::time::timeout(HEAD_TIMEOUT, reading)
-        .await
-        .ok()
-        .flatten()
+    tokio::select! {
+        response = tokio::time::timeout(HEAD_TIMEOUT, reading) => response.ok().flatten(),
+        () = shutdown.wait() => None,
+    }
 }
 
 /// Closes the socket without losing what was written last: shuts down the write side, then

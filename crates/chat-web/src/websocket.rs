@@ -79,44 +79,74 @@ pub fn text_frame(payload: Bytes) -> Option<Message> {
 /// Serves one upgraded connection until it ends, and sends its close frame.
 ///
 /// `ws` is the server-side stream (tokio-tungstenite or async-tungstenite, configured with
-/// [`websocket_config`]); `sleep` is the runtime's timer. When this returns, the front-end
-/// closes the socket (see [`LINGER`]).
+/// [`websocket_config`]); `sleep` is the runtime's timer. Returns `true` when the closing
+/// handshake completed (the client sent its close frame, so nothing more can come from it):
+/// the front-end may then drop the socket at once; otherwise it closes the socket with a
+/// linger (see [`LINGER`]).
 pub async fn serve_websocket<W, S, F>(
     kernel: &Kernel,
     server: &Arc<str>,
     peer: SocketAddr,
     ws: &mut W,
     sleep: S,
-) where
+) -> bool
+where
     W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
     S: Fn(Duration) -> F,
     F: Future<Output = ()>,
 {
-    let close = match kernel.connect(server, peer, Transport::WebSocket) {
+    let after = match kernel.connect(server, peer, Transport::WebSocket) {
         Ok(connection) => session(kernel, connection, ws, &sleep).await,
         Err(Refused::ServerFull(payload)) => {
             if let Some(frame) = text_frame(payload) {
                 let _ = ws.feed(frame).await;
             }
-            Some(close_frame(CloseCode::Again, "server full"))
+            After::Close(close_frame(CloseCode::Again, "server full"))
         }
-        Err(Refused::ShuttingDown) => Some(close_frame(CloseCode::Away, "server shutting down")),
+        Err(Refused::ShuttingDown) => {
+            After::Close(close_frame(CloseCode::Away, "server shutting down"))
+        }
     };
-    if let Some(frame) = close {
-        let handshake = async {
-            if ws.send(Message::Close(Some(frame))).await.is_ok() {
+    match after {
+        After::Closed => true,
+        After::Drop => false,
+        After::Close(frame) => {
+            let handshake = async {
+                if ws.send(Message::Close(Some(frame))).await.is_err() {
+                    return false;
+                }
                 // Until the client's close reply (or the end of a stream that failed).
-                while let Some(Ok(_)) = ws.next().await {}
+                let mut replied = false;
+                while let Some(Ok(message)) = ws.next().await {
+                    replied |= matches!(message, Message::Close(_));
+                }
+                replied
+            };
+            match select(pin!(handshake), pin!(sleep(CLOSE_TIMEOUT))).await {
+                Either::Left((replied, _)) => replied,
+                Either::Right(_) => false,
             }
-        };
-        select(pin!(handshake), pin!(sleep(CLOSE_TIMEOUT))).await;
+        }
     }
+}
+
+/// What is left to do once a session ended.
+#[derive(Debug)]
+enum After {
+    /// Send this close frame and wait for the reply.
+    Close(CloseFrame),
+    /// The client closed (and tungstenite replied): done.
+    Closed,
+    /// Nothing can be sent (the socket failed, or the kernel dropped a slow client).
+    Drop,
 }
 
 /// How a session ended.
 #[derive(Debug)]
 enum End {
-    /// The client closed the connection or the socket failed: the reason, for the console.
+    /// The client sent a close frame, tungstenite replied, and the stream ended.
+    Closed,
+    /// The socket ended without a close frame, or failed: the reason, for the console.
     Gone(String),
     /// The client broke a rule of the protocol: close with this code and reason.
     Broke(CloseCode, &'static str),
@@ -155,13 +185,8 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
     }
 }
 
-/// Runs a registered connection; returns the close frame to send, if any.
-async fn session<W, S, F>(
-    kernel: &Kernel,
-    connection: Connection,
-    ws: &mut W,
-    sleep: &S,
-) -> Option<CloseFrame>
+/// Runs a registered connection; returns what is left to do.
+async fn session<W, S, F>(kernel: &Kernel, connection: Connection, ws: &mut W, sleep: &S) -> After
 where
     W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
     S: Fn(Duration) -> F,
@@ -184,17 +209,23 @@ where
             Either::Left((end, _)) | Either::Right((end, _)) => end,
         };
         match first {
-            // The reader stopped (logout): the writer still sends the logout line.
-            End::Stopped => writing.await,
+            // The reader stopped (logout): the writer still sends the logout line, within
+            // the idle time: the kernel no longer holds this connection, so nothing else would
+            // cut off a client that stopped reading.
+            End::Stopped => match select(writing, pin!(sleep(kernel.limits().ws_idle))).await {
+                Either::Left((end, _)) => end,
+                Either::Right(_) => End::Gone("last lines not taken in time".into()),
+            },
             end => end,
         }
     };
-    let (reason, close) = match end {
-        End::Gone(reason) => (reason, None),
-        End::Broke(code, reason) => (reason.to_owned(), Some(close_frame(code, reason))),
+    let (reason, after) = match end {
+        End::Closed => ("connection closed".to_owned(), After::Closed),
+        End::Gone(reason) => (reason, After::Drop),
+        End::Broke(code, reason) => (reason.to_owned(), After::Close(close_frame(code, reason))),
         End::Idle => (
             "WebSocket timeout".to_owned(),
-            Some(close_frame(CloseCode::Away, "WebSocket timeout")),
+            After::Close(close_frame(CloseCode::Away, "WebSocket timeout")),
         ),
         End::Stopped | End::Finished => {
             let frame = if kernel.shutdown_signal().is_triggered() {
@@ -202,14 +233,14 @@ where
             } else {
                 close_frame(CloseCode::Normal, "")
             };
-            ("connection closed".to_owned(), Some(frame))
+            ("connection closed".to_owned(), After::Close(frame))
         }
-        End::Aborted => ("connection closed".to_owned(), None),
+        End::Aborted => ("connection closed".to_owned(), After::Drop),
     };
     // Idempotent: a connection the kernel already closed is left alone. For a connection that
     // broke the protocol this aborts the outbox first, so nothing follows the close frame.
     kernel.disconnect(id, &reason);
-    close
+    after
 }
 
 /// The reader: client frames to the kernel, and the idle rule.
@@ -227,6 +258,7 @@ where
 {
     let idle = kernel.limits().ws_idle;
     let mut pinged = false;
+    let mut closed = false;
     loop {
         let message = match select(stream.next(), pin!(sleep(idle))).await {
             Either::Left((message, _)) => message,
@@ -240,13 +272,18 @@ where
         };
         pinged = false;
         let flow = match message {
+            None if closed => return End::Closed,
             None => return End::Gone("connection closed".into()),
             Some(Err(error)) => return End::from(error),
             Some(Ok(Message::Text(text))) => kernel.handle_frame(id, &text),
             Some(Ok(Message::Binary(_))) => kernel.handle(id, Input::BinaryFrame),
+            // tungstenite queued the reply; the next read flushes it, then the stream ends.
+            Some(Ok(Message::Close(_))) => {
+                closed = true;
+                Flow::Continue
+            }
             // Ping: tungstenite queued the pong, and the next read (right below) flushes it
-            // before reading. Close: it queued the reply the same way; the stream then ends.
-            // Pong: the client is alive, which is all it says.
+            // before reading. Pong: the client is alive, which is all it says.
             Some(Ok(_)) => Flow::Continue,
         };
         if flow == Flow::Close {
