@@ -7,6 +7,10 @@
 mod common;
 mod common_ws;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
 use common::{Server, is_chat};
 use common_ws::*;
 
@@ -171,6 +175,92 @@ fn flood_limit(server_name: &str) {
     alice.expect_text("[ERROR] - too many requests");
 }
 
+/// A line of a frame over `--max-line` gets `line too long`; the other lines of the frame are
+/// handled.
+fn line_too_long_in_frame(server_name: &str) {
+    let server = ws_server(server_name, &["--max-line", "20"]);
+    let mut alice = ws_client(&server);
+    alice.send(&format!("login alice\nmsgall {}\nwhoami", "x".repeat(20)));
+    alice.expect_texts(&[
+        "[SYSTEM INFO] - [alice] login to chat.",
+        "[ERROR] - line too long",
+        "[INFO] - alice",
+    ]);
+}
+
+/// `logout` in the middle of a frame: the rest of the frame is not handled, the logout line
+/// comes last, then the close.
+fn logout_mid_frame(server_name: &str) {
+    let server = ws_server(server_name, &[]);
+    let mut bob = ws_login(&server, "bob");
+    let mut alice = ws_client(&server);
+    alice.send("login alice\nlogout\nmsgall too late");
+    alice.expect_texts(&[
+        "[SYSTEM INFO] - [alice] login to chat.",
+        "[SYSTEM INFO] - [alice] logout from chat.",
+    ]);
+    alice.expect_close(1000);
+    bob.expect_texts(&[
+        "[SYSTEM INFO] - [alice] login to chat.",
+        "[SYSTEM INFO] - [alice] logout from chat.",
+    ]);
+    bob.send("msgall still here");
+    bob.expect_chat("[bob]: still here");
+}
+
+/// A client may send its first frame in the same packet as the upgrade request: the bytes after
+/// the request head are the start of the WebSocket stream.
+fn first_frame_with_the_upgrade(server_name: &str) {
+    let server = ws_server(server_name, &[]);
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    // A masked text frame (mask key 0, so the payload reads as it is).
+    let command = b"login early";
+    bytes.extend_from_slice(&[0x81, 0x80 | command.len() as u8, 0, 0, 0, 0]);
+    bytes.extend_from_slice(command);
+    stream.write_all(&bytes).expect("write");
+
+    let expected_head = "HTTP/1.1 101 Switching Protocols\r\n";
+    let greeting = greeting(server_name);
+    let login = "[SYSTEM INFO] - [early] login to chat.";
+    let want = expected_head.len() + 4 + greeting.len() + 2 + login.len();
+    let deadline = Instant::now() + common::DEADLINE;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let (head_end, frames) = loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let frames = &raw[end + 4..];
+            if frames.len() >= greeting.len() + 2 + login.len() + 2 {
+                break (end + 4, frames.to_vec());
+            }
+        }
+        let now = Instant::now();
+        assert!(
+            now < deadline,
+            "incomplete answer {raw:?} (want {want}+ bytes)"
+        );
+        stream
+            .set_read_timeout(Some(deadline - now))
+            .expect("set_read_timeout");
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed early: {raw:?}");
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    assert!(raw.starts_with(expected_head.as_bytes()), "{raw:?}");
+    assert!(head_end > expected_head.len());
+    // Two unmasked text frames, each under 126 bytes: the greeting, then the login.
+    let mut rest = &frames[..];
+    for text in [greeting.as_str(), login] {
+        assert_eq!(rest[0], 0x81, "{frames:?}");
+        let len = usize::from(rest[1]);
+        assert_eq!(&rest[2..2 + len], text.as_bytes());
+        rest = &rest[2 + len..];
+    }
+}
+
 per_ws_runtime!(
     ws_session,
     several_commands_in_one_frame,
@@ -179,6 +269,9 @@ per_ws_runtime!(
     json_form,
     close_or_drop_is_logout,
     flood_limit,
+    line_too_long_in_frame,
+    logout_mid_frame,
+    first_frame_with_the_upgrade,
 );
 
 /// `bind <runtime>` runs that runtime's TCP and WebSocket servers on one kernel: a telnet user
