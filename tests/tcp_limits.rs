@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Server, is_chat, per_runtime};
+use common::{DEADLINE, Read1, Server, is_chat, per_runtime};
 
 /// Broadcasts sent at least, whether or not the slow reader was dropped earlier.
 const MIN_BROADCASTS: usize = 1_000;
@@ -145,7 +145,72 @@ fn max_connections(server_name: &str) {
     fourth.expect_line("[SYSTEM INFO] - [dora] login to chat.");
 }
 
+/// Out of file descriptors (EMFILE): the accept error is printed on the console, the server
+/// backs off instead of spinning, and accepts again once descriptors are free.
+fn accept_errors_back_off_and_recover(server_name: &str) {
+    let server = Server::start_with_fd_limit(
+        &[
+            server_name,
+            "--port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        1,
+        64,
+    );
+    let greeting = format!("[SERVER INFO] - Welcome to {server_name}! Type help for commands.");
+    // One connection at a time, each greeted, until one is not: it waits in the listen
+    // backlog while the server prints the accept error.
+    let mut clients = Vec::new();
+    let mut waiting = loop {
+        assert!(clients.len() < 64, "more connections than descriptors");
+        let mut client = common::Client::connect(server.addr());
+        // Wait for whichever comes first: the greeting, or the accept error on the console.
+        let greeted = loop {
+            match client.read_within(Duration::from_millis(20)) {
+                Read1::Line(line) => {
+                    assert_eq!(line, greeting);
+                    break true;
+                }
+                Read1::Timeout if server.console_has("accept: ") => break false,
+                Read1::Timeout => {}
+                Read1::Closed(rest) => panic!("closed: {rest:?}"),
+            }
+        };
+        if !greeted {
+            break client;
+        }
+        clients.push(client);
+    };
+    server.expect_console(&format!(
+        "[{server_name}] - [ERROR] - accept: Too many open files"
+    ));
+    assert!(clients.len() >= 10, "only {} accepted", clients.len());
+    // Backing off: at most about ten errors a second, not a busy loop.
+    let errors = server
+        .console
+        .snapshot()
+        .iter()
+        .filter(|l| l.contains("accept: "))
+        .count();
+    let bound = 10 * (1 + started_secs(&server));
+    assert!(errors <= bound, "{errors} accept errors: spinning?");
+    // Free descriptors: the waiting connection is accepted and greeted.
+    clients.truncate(clients.len() / 2);
+    waiting.expect_line(&greeting);
+    waiting.send("login late");
+    waiting.expect_line("[SYSTEM INFO] - [late] login to chat.");
+}
+
+/// Seconds since the server started, rounded up (for rate bounds).
+fn started_secs(server: &Server) -> usize {
+    server.uptime().as_secs() as usize + 1
+}
+
 per_runtime!(
+    accept_errors_back_off_and_recover,
     slow_reader_is_dropped,
     flood_limit,
     flood_limit_default,

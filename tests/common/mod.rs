@@ -140,6 +140,7 @@ impl Lines {
 /// A running `async-chat` process; killed when dropped.
 pub struct Server {
     child: Child,
+    started: Instant,
     /// Every `server started` line: server name and address, in the order printed.
     pub servers: Vec<(String, SocketAddr)>,
     /// The process's stdout (the server console), line by line.
@@ -159,8 +160,22 @@ impl Server {
     /// Starts `async-chat <args>` and waits until `servers` servers have printed their
     /// `server started on` line.
     pub fn start(args: &[&str], servers: usize) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Server::spawn(Command::new(BIN).args(args), args, servers)
+    }
+
+    /// Like [`Server::start`], with the process's open-file limit (`ulimit -n`) set to `limit`.
+    pub fn start_with_fd_limit(args: &[&str], servers: usize, limit: u32) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(BIN)
+            .args(args);
+        Server::spawn(&mut command, args, servers)
+    }
+
+    fn spawn(command: &mut Command, args: &[&str], servers: usize) -> Server {
+        let mut child = command
             .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -171,6 +186,7 @@ impl Server {
         let stderr = Lines::drain(child.stderr.take().expect("stderr is piped"));
         let mut server = Server {
             child,
+            started: Instant::now(),
             servers: Vec::new(),
             console,
             stderr,
@@ -195,6 +211,16 @@ impl Server {
         let mut args = vec![name, "--port", "0", "--store", "memory", "--no-color"];
         args.extend_from_slice(extra);
         Server::start(&args, 1)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Time since the process was started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// The address of the only (or first) server.
