@@ -75,6 +75,8 @@ async fn event_loop(
     net: &mut net::NetHandle,
 ) -> Result<(), ClientError> {
     let mut keys = EventStream::new();
+    let quit_signal = quit_signal();
+    tokio::pin!(quit_signal);
     loop {
         if model.session.is_logged_out() {
             return Ok(());
@@ -87,6 +89,7 @@ async fn event_loop(
             model.scroll = model.scroll.min(max);
         }
         tokio::select! {
+            signal = &mut quit_signal => return signal.map_err(ClientError::Signal),
             key = keys.next() => match key {
                 None => return Ok(()),
                 Some(Err(e)) => return Err(ClientError::Terminal(e)),
@@ -108,6 +111,26 @@ async fn event_loop(
                 }
             }
         }
+    }
+}
+
+/// Completes on SIGINT, SIGTERM or SIGHUP (Ctrl-C itself arrives as a key in raw mode), so that
+/// the client also exits cleanly, restoring the terminal, when it is told to from outside.
+async fn quit_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+            _ = hangup.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }
 

@@ -19,6 +19,9 @@ pub enum ClientError {
     /// The terminal could not be set up, drawn on, or read from.
     #[error("terminal error: {0}")]
     Terminal(#[source] io::Error),
+    /// The signal handlers (SIGINT, SIGTERM, SIGHUP) could not be installed.
+    #[error("cannot handle signals: {0}")]
+    Signal(#[source] io::Error),
     /// The client's stdin/stdout is not a terminal.
     #[error("the chat client needs a terminal (stdin and stdout must be a tty)")]
     NotATerminal,
