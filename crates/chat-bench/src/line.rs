@@ -62,7 +62,8 @@ fn chat(line: &[u8]) -> Option<Reply<'_>> {
         return None;
     }
     let rest = &line[11..];
-    let sep = memchr::memmem::find(rest, b"]: ")?;
+    // Names are short: a plain scan beats building a substring searcher per line.
+    let sep = rest.windows(3).position(|w| w == b"]: ")?;
     Some(Reply::Chat {
         name: &rest[..sep],
         text: &rest[sep + 3..],

@@ -78,20 +78,20 @@ fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Reads a decimal number terminated by `:`; returns it and what follows the `:`.
+///
+/// A plain loop: the numbers are a few digits long, too short for `memchr` to pay off.
 fn take_decimal(text: &[u8]) -> Option<(u64, &[u8])> {
-    let end = memchr::memchr(b':', text)?;
-    let digits = &text[..end];
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
     let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
+    for (i, &d) in text.iter().enumerate() {
+        match d {
+            b'0'..=b'9' if i < 20 => {
+                value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            }
+            b':' if i > 0 => return Some((value, &text[i + 1..])),
+            _ => return None,
         }
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
-    Some((value, &text[end + 1..]))
+    None
 }
 
 #[cfg(test)]
