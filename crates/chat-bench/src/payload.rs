@@ -49,7 +49,7 @@ impl Payload {
         let (sender, rest) = take_decimal(rest)?;
         let (seq, rest) = take_decimal(rest)?;
         let (sent_ns, rest) = take_decimal(rest)?;
-        if !rest.iter().all(|&b| b == PAD) {
+        if !all_padding(rest) {
             return None;
         }
         Some(Payload {
@@ -59,6 +59,22 @@ impl Payload {
             sent_ns,
         })
     }
+}
+
+/// A run of padding to compare against (slice equality is a vectorised `memcmp`, a byte loop
+/// is not, and this check runs once per delivery).
+static PADDING: [u8; 256] = [PAD; 256];
+
+/// Whether `rest` is padding only.
+fn all_padding(mut rest: &[u8]) -> bool {
+    while !rest.is_empty() {
+        let n = rest.len().min(PADDING.len());
+        if rest[..n] != PADDING[..n] {
+            return false;
+        }
+        rest = &rest[n..];
+    }
+    true
 }
 
 /// Appends `value` in decimal.
@@ -123,6 +139,15 @@ mod tests {
         assert!(out.ends_with(b"xxxx"));
         assert_eq!(out.iter().filter(|&&b| b == b'x').count(), 100 - 31);
         assert_eq!(Payload::parse(&out[7..]), Some(sample()));
+    }
+
+    #[test]
+    fn long_padding_is_checked_to_the_end() {
+        let mut out = Vec::new();
+        sample().encode_into(1000, &mut out);
+        assert_eq!(Payload::parse(&out), Some(sample()));
+        *out.last_mut().unwrap() = b'y';
+        assert_eq!(Payload::parse(&out), None);
     }
 
     #[test]
