@@ -99,16 +99,16 @@ impl Default for LoadArgs {
 /// `bench suite`: the runtime comparison.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SuiteArgs {
-    /// Small counts, for a quick look (about a minute).
+    /// Small counts, for a quick look (well under a minute).
     #[arg(long)]
     pub quick: bool,
     /// Servers to compare (comma-separated subcommand names); default: all six.
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
-    /// Workload "all send": number of clients, every one a sender [100; quick 20].
+    /// Workload "all send": number of clients, every one a sender [100; quick 50].
     #[arg(long)]
     pub all_clients: Option<usize>,
-    /// Workload "all send": messages per sender [100; quick 20].
+    /// Workload "all send": messages per sender [100; quick 50].
     #[arg(long)]
     pub all_messages: Option<u32>,
     /// Workload "fan-out": number of clients [1000; quick 200].
@@ -117,10 +117,10 @@ pub struct SuiteArgs {
     /// Workload "fan-out": number of senders [10; quick 5].
     #[arg(long)]
     pub fanout_senders: Option<usize>,
-    /// Workload "fan-out": messages per sender [100; quick 20].
+    /// Workload "fan-out": messages per sender [100; quick 50].
     #[arg(long)]
     pub fanout_messages: Option<u32>,
-    /// Workload "idle": logged-in connections held to measure memory [10000; quick 500]; 0 skips it.
+    /// Workload "idle": logged-in connections held to measure memory [10000; quick 1000]; 0 skips it.
     #[arg(long)]
     pub idle_connections: Option<usize>,
     /// Window of both sending workloads.

@@ -37,7 +37,9 @@ fn short(server: &str) -> String {
 
 /// `1.5M`, `120k`, `85`, `3.2` — short enough to sit on a bar.
 pub fn compact(v: f64) -> String {
-    if v >= 1e6 {
+    if v == 0.0 {
+        "0".into()
+    } else if v >= 1e6 {
         format!("{:.2}M", v / 1e6)
     } else if v >= 1e4 {
         format!("{:.0}k", v / 1e3)
@@ -144,6 +146,7 @@ fn draw_on(
     r: &SuiteResults,
 ) -> DrawResult {
     root.fill(&WHITE)?;
+    let root = root.margin(12, 8, 8, 8);
     let title = format!(
         "async-chat bench suite: {} CPUs, server and bench on the same machine",
         r.cpus
@@ -157,7 +160,8 @@ fn draw_on(
             .iter()
             .flat_map(|s| s.values.iter().flatten())
             .fold(0.0f64, |a, &b| a.max(b));
-        let top = if top > 0.0 { top * 1.2 } else { 1.0 };
+        // Headroom for the value labels and the legend.
+        let top = if top > 0.0 { top * 1.35 } else { 1.0 };
         let mut chart = ChartBuilder::on(area)
             .caption(panel.title, ("sans-serif", 18))
             .margin(12)
@@ -175,6 +179,8 @@ fn draw_on(
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(BLACK.mix(0.15))
             .x_labels(n)
             .x_label_formatter(&label)
             .y_desc(panel.unit)
@@ -246,6 +252,7 @@ mod tests {
         assert_eq!(compact(118.4), "118");
         assert_eq!(compact(12.34), "12.3");
         assert_eq!(compact(1.5), "1.50");
+        assert_eq!(compact(0.0), "0");
     }
 
     #[test]

@@ -66,12 +66,12 @@ impl Plan {
     pub fn from_args(a: &SuiteArgs) -> Plan {
         let q = a.quick;
         Plan {
-            all_clients: a.all_clients.unwrap_or(if q { 20 } else { 100 }),
-            all_messages: a.all_messages.unwrap_or(if q { 20 } else { 100 }),
+            all_clients: a.all_clients.unwrap_or(if q { 50 } else { 100 }),
+            all_messages: a.all_messages.unwrap_or(if q { 50 } else { 100 }),
             fanout_clients: a.fanout_clients.unwrap_or(if q { 200 } else { 1000 }),
             fanout_senders: a.fanout_senders.unwrap_or(if q { 5 } else { 10 }),
-            fanout_messages: a.fanout_messages.unwrap_or(if q { 20 } else { 100 }),
-            idle_connections: a.idle_connections.unwrap_or(if q { 500 } else { 10_000 }),
+            fanout_messages: a.fanout_messages.unwrap_or(if q { 50 } else { 100 }),
+            idle_connections: a.idle_connections.unwrap_or(if q { 1000 } else { 10_000 }),
             window: a.window,
             payload_size: a.payload_size,
             timeout_s: a.timeout.max(1),
