@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use rustc_hash::FxHashMap;
 
 use crate::Format;
 use crate::console::{Console, ConsoleEvent};
@@ -20,7 +21,7 @@ use crate::limits::Limits;
 use crate::names::{room_key, user_key};
 use crate::packer::Rendered;
 use crate::parser::{Command, Target, parse};
-use crate::registry::{Conn, ConnId, Registry, Room};
+use crate::registry::{Conn, ConnId, Pending, Registry, Room};
 use crate::reply::{ChatLine, Destination, ErrorKind, Reply};
 use crate::store::{Account, HistoryRecord, Loaded, StoreError};
 
@@ -64,6 +65,9 @@ pub(crate) struct State {
     pub registering: HashSet<String>,
     /// Failed password attempts per name key and client address.
     pub failures: HashMap<(String, IpAddr), VecDeque<Instant>>,
+    /// Password checks running per name key and client address: they count toward the limit,
+    /// so guesses sent at once from many connections are not all checked.
+    pub checking: HashMap<(String, IpAddr), u32>,
     /// Connections whose queue overflowed during the current operation.
     pub dropped: Vec<ConnId>,
     /// Store work to send after unlocking.
@@ -77,7 +81,7 @@ pub(crate) struct State {
 /// Sends `reply` to every connection in `ids`, rendering it at most once per output form.
 /// Connections whose queue is full are noted in `dropped`, never waited on.
 fn deliver<'a>(
-    conns: &HashMap<ConnId, Conn>,
+    conns: &FxHashMap<ConnId, Conn>,
     ids: impl IntoIterator<Item = &'a ConnId>,
     reply: &Reply,
     dropped: &mut Vec<ConnId>,
@@ -101,6 +105,7 @@ impl State {
             accounts: HashMap::new(),
             registering: HashSet::new(),
             failures: HashMap::new(),
+            checking: HashMap::new(),
             dropped: Vec::new(),
             deferred: Vec::new(),
             next_id: 1,
@@ -155,9 +160,9 @@ impl State {
         }
     }
 
-    /// Whether the connection is still open.
+    /// Whether the connection is still open (and the server not shutting down).
     pub fn flow(&self, id: ConnId) -> Flow {
-        if self.reg.conns.contains_key(&id) {
+        if self.reg.conns.contains_key(&id) && !self.shutting_down {
             Flow::Continue
         } else {
             Flow::Close
@@ -166,6 +171,10 @@ impl State {
 
     /// Handles one unit of client input.
     pub fn input(&mut self, id: ConnId, input: Input<'_>) -> Flow {
+        if self.shutting_down {
+            // Nobody would hear what it says: ignore input once the shutdown began.
+            return Flow::Close;
+        }
         let line = match input {
             Input::Line(raw) => {
                 let line = clean_line(raw);
@@ -185,21 +194,31 @@ impl State {
             self.send_error(id, ErrorKind::TooManyRequests);
             return self.flow(id);
         }
-        match (input, line) {
-            (_, Some(line)) if conn.busy => {
-                if conn.backlog.len() >= BACKLOG_MAX {
-                    self.send_error(id, ErrorKind::TooManyRequests);
-                } else {
-                    conn.backlog.push_back(line.into_owned());
-                }
+        let pending = match (input, line) {
+            (_, Some(line)) => Pending::Line(line.into_owned()),
+            (Input::TooLong, None) => Pending::Error(ErrorKind::LineTooLong),
+            (Input::InvalidUtf8, None) => Pending::Error(ErrorKind::InvalidUtf8),
+            (Input::BinaryFrame, None) => Pending::Error(ErrorKind::BinaryFrame),
+            (Input::Line(_), None) => return self.flow(id),
+        };
+        if conn.busy {
+            // A password check is running: keep the order of replies.
+            if conn.backlog.len() >= BACKLOG_MAX {
+                self.send_error(id, ErrorKind::TooManyRequests);
+            } else {
+                conn.backlog.push_back(pending);
             }
-            (_, Some(line)) => self.dispatch(id, &line),
-            (Input::TooLong, None) => self.send_error(id, ErrorKind::LineTooLong),
-            (Input::InvalidUtf8, None) => self.send_error(id, ErrorKind::InvalidUtf8),
-            (Input::BinaryFrame, None) => self.send_error(id, ErrorKind::BinaryFrame),
-            (Input::Line(_), None) => {}
+        } else {
+            self.run(id, pending);
         }
         self.flow(id)
+    }
+
+    fn run(&mut self, id: ConnId, pending: Pending) {
+        match pending {
+            Pending::Line(line) => self.dispatch(id, &line),
+            Pending::Error(error) => self.send_error(id, error),
+        }
     }
 
     /// Parses and runs one cleaned line.
@@ -305,6 +324,7 @@ impl State {
         if self.name_in_use(&key, None) {
             return self.send_error(id, ErrorKind::UsernameTaken);
         }
+        *self.checking.entry((key, ip)).or_default() += 1;
         self.set_busy(id, true);
         self.deferred.push(Deferred::Verify {
             id,
@@ -319,6 +339,13 @@ impl State {
         let Some(ip) = self.peer_ip(id) else { return };
         self.set_busy(id, false);
         let key = user_key(name);
+        let entry = (key.clone(), ip);
+        if let Some(n) = self.checking.get_mut(&entry) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.checking.remove(&entry);
+            }
+        }
         if !ok {
             self.record_failure(key, ip);
             self.send_error(id, ErrorKind::WrongPassword);
@@ -333,16 +360,21 @@ impl State {
     fn too_many_failures(&mut self, key: &str, ip: IpAddr) -> bool {
         let window = self.limits.password_window;
         let now = Instant::now();
-        let Some(times) = self.failures.get_mut(&(key.to_owned(), ip)) else {
-            return false;
+        let entry = (key.to_owned(), ip);
+        let running = self.checking.get(&entry).copied().unwrap_or(0) as usize;
+        let failed = match self.failures.get_mut(&entry) {
+            Some(times) => {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    times.pop_front();
+                }
+                times.len()
+            }
+            None => 0,
         };
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            times.pop_front();
-        }
-        times.len() >= self.limits.password_failures as usize
+        failed + running >= self.limits.password_failures as usize
     }
 
     fn record_failure(&mut self, key: String, ip: IpAddr) {
@@ -406,10 +438,10 @@ impl State {
             if conn.busy {
                 return;
             }
-            let Some(line) = conn.backlog.pop_front() else {
+            let Some(pending) = conn.backlog.pop_front() else {
                 return;
             };
-            self.dispatch(id, &line);
+            self.run(id, pending);
         }
     }
 
@@ -682,7 +714,9 @@ impl State {
                 );
                 self.remove_user(id, &user);
                 if let Some(conn) = self.reg.conns.remove(&id) {
-                    conn.out.abort();
+                    // What is queued is still sent: a client that half-closed after its last
+                    // command gets its replies. A dropped client's queue was aborted already.
+                    conn.out.close();
                 }
                 deliver(
                     &self.reg.conns,
@@ -695,7 +729,7 @@ impl State {
                 if let Some(conn) = self.reg.conns.remove(&id) {
                     let text = format!("Connection closed: {} ({reason}).", conn.peer);
                     self.console.print(&conn.server, ConsoleEvent::Info(text));
-                    conn.out.abort();
+                    conn.out.close();
                 }
             }
         }
@@ -704,6 +738,9 @@ impl State {
     /// Drops every client whose queue overflowed, which may overflow others in turn.
     pub fn settle(&mut self) {
         while let Some(id) = self.dropped.pop() {
+            if let Some(conn) = self.reg.conns.get(&id) {
+                conn.out.abort();
+            }
             self.disconnect(id, "send queue full");
         }
     }

@@ -186,7 +186,12 @@ impl Kernel {
 
     /// Handles one unit of input from a TCP connection (see [`crate::LineDecoder`]).
     pub fn handle(&self, id: ConnId, input: Input<'_>) -> Flow {
-        self.inner.with(|st| st.input(id, input))
+        self.inner.with(|st| {
+            st.input(id, input);
+            // A client dropped for its own queue overflow must learn it now.
+            st.settle();
+            st.flow(id)
+        })
     }
 
     /// Handles one WebSocket text frame: one or more `\n`-separated lines.
@@ -199,11 +204,14 @@ impl Kernel {
                     flow = st.input(id, input);
                 }
             });
-            flow
+            st.settle();
+            st.flow(id)
         })
     }
 
-    /// The connection ended (EOF, error, timeout): logged-in users see its logout.
+    /// The connection ended (EOF, error, timeout): logged-in users see its logout, and its
+    /// outbox is closed after what it holds (a half-closed client still gets its replies; the
+    /// front-end keeps its writer running up to [`crate::shutdown::FLUSH_DEADLINE`]).
     /// Safe to call for a connection the kernel already closed.
     pub fn disconnect(&self, id: ConnId, reason: &str) {
         self.inner.with(|st| st.disconnect(id, reason));

@@ -154,9 +154,10 @@ impl Outbox {
         if !st.queue.is_empty() {
             batch.extend(st.queue.drain(..));
             st.bytes = 0;
-            if st.queue.capacity() > 64 {
-                // A burst grew the queue; an idle connection should not keep that memory.
-                st.queue.shrink_to(8);
+            if st.queue.capacity() > 1024 {
+                // A burst grew the queue a lot; an idle connection should not keep that memory.
+                // (Shrinking small queues would only make busy ones reallocate all the time.)
+                st.queue.shrink_to(64);
             }
             return Some(true);
         }

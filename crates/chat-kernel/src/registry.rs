@@ -1,6 +1,8 @@
 //! Who is who and who is where: connections, logged-in users, rooms.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,8 +32,17 @@ pub(crate) struct Conn {
     pub flood: Option<Bucket>,
     /// A password check or registration is running: lines wait in `backlog`, in order.
     pub busy: bool,
-    /// Lines received while busy.
-    pub backlog: VecDeque<String>,
+    /// Input received while busy, answered in order once it is not.
+    pub backlog: VecDeque<Pending>,
+}
+
+/// Input that arrived while a connection was busy.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// A cleaned line, to dispatch.
+    Line(String),
+    /// A framing error, to report in its place.
+    Error(crate::reply::ErrorKind),
 }
 
 /// A room: its name as created and its members in join order.
@@ -46,8 +57,8 @@ pub(crate) struct Room {
 /// Every connection, user and room.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    /// Open connections.
-    pub conns: HashMap<ConnId, Conn>,
+    /// Open connections (ids are small integers: a fast hash, not SipHash, on the fan-out path).
+    pub conns: FxHashMap<ConnId, Conn>,
     /// Logged-in users by name key.
     pub users: HashMap<String, ConnId>,
     /// Logged-in connections, in login order.

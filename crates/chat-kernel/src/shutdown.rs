@@ -2,7 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::Duration;
+
 use event_listener::Event;
+
+/// How long a front-end lets a closing connection's writer flush (shutdown, logout, EOF)
+/// before it gives up on a client that does not read.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Set once by the process (Ctrl-C, SIGTERM); accept loops await it to stop accepting.
 #[derive(Debug, Default)]

@@ -1,14 +1,21 @@
 //! A store that keeps everything in memory: nothing survives the process (`--store memory`).
 
-use super::{Account, HistoryRecord, Store, StoreError, last_per_target};
+use super::{Account, HISTORY_KEPT, HistoryRecord, Store, StoreError, last_per_target};
 use crate::names::user_key;
 
-/// Accounts and history in plain vectors.
+/// Accounts and history in plain vectors. Only the last [`HISTORY_KEPT`] records of each
+/// target can ever be loaded, so older ones are dropped now and then: memory stays bounded
+/// however long the server runs.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     accounts: Vec<Account>,
     history: Vec<HistoryRecord>,
+    /// Length of `history` after the last compaction.
+    compacted: usize,
 }
+
+/// `history` is compacted when it passes twice its compacted length, and at least this.
+const COMPACT_AT: usize = 4096;
 
 impl Store for MemoryStore {
     fn load_accounts(&mut self) -> Result<Vec<Account>, StoreError> {
@@ -26,6 +33,10 @@ impl Store for MemoryStore {
 
     fn append_history(&mut self, records: &[HistoryRecord]) -> Result<(), StoreError> {
         self.history.extend_from_slice(records);
+        if self.history.len() > COMPACT_AT.max(2 * self.compacted) {
+            self.history = last_per_target(&self.history, HISTORY_KEPT);
+            self.compacted = self.history.len();
+        }
         Ok(())
     }
 
@@ -55,5 +66,23 @@ mod tests {
             Err(StoreError::AccountExists)
         ));
         assert_eq!(s.load_accounts().unwrap(), vec![a]);
+    }
+
+    #[test]
+    fn history_stays_bounded_and_keeps_the_last_lines() {
+        let mut s = MemoryStore::default();
+        for i in 0..20_000 {
+            let record = HistoryRecord {
+                time: chrono::Utc::now(),
+                room: (i % 2 == 0).then(|| "#r".to_owned()),
+                from: "a".into(),
+                text: i.to_string(),
+            };
+            s.append_history(&[record]).unwrap();
+        }
+        assert!(s.history.len() <= COMPACT_AT + 1);
+        let loaded = s.load_history(HISTORY_KEPT).unwrap();
+        assert_eq!(loaded.len(), 2 * HISTORY_KEPT);
+        assert_eq!(loaded.last().unwrap().text, "19999");
     }
 }
