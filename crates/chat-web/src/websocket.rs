@@ -26,7 +26,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chat_kernel::{
@@ -257,19 +257,33 @@ where
     F: Future<Output = ()>,
 {
     let idle = kernel.limits().ws_idle;
+    // One timer per idle period, not one per frame: when it fires after activity, it is set
+    // again for the rest of the period.
+    let mut timer = pin!(sleep(idle));
+    let mut last_heard = Instant::now();
     let mut pinged = false;
     let mut closed = false;
     loop {
-        let message = match select(stream.next(), pin!(sleep(idle))).await {
+        let message = match select(stream.next(), timer.as_mut()).await {
             Either::Left((message, _)) => message,
-            Either::Right(_) if pinged => return End::Idle,
             Either::Right(_) => {
-                pinged = true;
-                // Full means a ping is already waiting for the writer.
-                let _ = ping.try_send(());
+                let quiet = last_heard.elapsed();
+                if quiet < idle {
+                    timer.set(sleep(idle - quiet));
+                } else if pinged {
+                    return End::Idle;
+                } else {
+                    pinged = true;
+                    // Full means a ping is already waiting for the writer.
+                    let _ = ping.try_send(());
+                    // The client gets as long again to answer.
+                    last_heard = Instant::now();
+                    timer.set(sleep(idle));
+                }
                 continue;
             }
         };
+        last_heard = Instant::now();
         pinged = false;
         let flow = match message {
             None if closed => return End::Closed,
