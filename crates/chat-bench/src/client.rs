@@ -203,6 +203,11 @@ impl LineSink for Receiving<'_> {
                     .errors
                     .entry(String::from_utf8_lossy(e).into_owned())
                     .or_default() += 1;
+                // A sender only sends `msgall`: an error answers one of its messages, which
+                // the server refused (flood limit, line too long) and will never deliver.
+                if self.id < self.sh.senders {
+                    self.sh.reject(self.id);
+                }
             }
             _ => {}
         }

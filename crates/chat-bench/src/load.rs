@@ -256,7 +256,8 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     }
     // Sends counted by senders whose task had to be aborted are still in the shared counter.
     r.sent = r.sent.max(sh.sent_total());
-    r.deliveries_expected = r.sent * tally.ready as u64;
+    r.rejected = sh.rejected_total();
+    r.deliveries_expected = r.sent.saturating_sub(r.rejected) * tally.ready as u64;
     r.deliveries_lost = r.deliveries_expected.saturating_sub(r.deliveries_received);
     let duration = last.unwrap_or(end).saturating_duration_since(start);
     r.duration_s = duration.as_secs_f64();

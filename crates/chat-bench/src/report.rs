@@ -82,8 +82,11 @@ pub struct LoadReport {
     pub payload_size: usize,
     /// Messages sent.
     pub sent: u64,
-    /// Deliveries expected: sent x clients connected (`msgall` reaches every logged-in user,
-    /// the sender included).
+    /// Messages the server answered with an `[ERROR]` instead of broadcasting (flood limit,
+    /// line too long); listed in `errors`.
+    pub rejected: u64,
+    /// Deliveries expected: (sent - rejected) x clients connected (`msgall` reaches every
+    /// logged-in user, the sender included).
     pub deliveries_expected: u64,
     /// Deliveries received (first copies).
     pub deliveries_received: u64,
@@ -204,7 +207,15 @@ impl Display for LoadReport {
         if !self.client_failures.is_empty() {
             writeln!(f, "  failed         {}", counts(&self.client_failures))?;
         }
-        writeln!(f, "sent             {}", self.sent)?;
+        if self.rejected > 0 {
+            writeln!(
+                f,
+                "sent             {} ({} refused by the server, see errors)",
+                self.sent, self.rejected
+            )?;
+        } else {
+            writeln!(f, "sent             {}", self.sent)?;
+        }
         writeln!(
             f,
             "deliveries       {} expected, {} received, {} lost{}{}",

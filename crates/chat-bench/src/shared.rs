@@ -106,6 +106,8 @@ pub struct LoadShared {
     received_alive: AtomicU64,
     /// Logged-in clients still connected.
     alive: AtomicUsize,
+    /// Messages the server answered with an error instead of broadcasting.
+    rejected: AtomicU64,
     /// Senders that finished (or gave up).
     senders_done: AtomicUsize,
     /// Deliveries that complete the run; `u64::MAX` until every sender is done.
@@ -151,6 +153,7 @@ impl LoadShared {
             sent: AtomicU64::new(0),
             received_alive: AtomicU64::new(0),
             alive: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
             senders_done: AtomicUsize::new(0),
             target: AtomicU64::new(u64::MAX),
             solo: AtomicBool::new(false),
@@ -249,6 +252,21 @@ impl LoadShared {
         self.sent.load(Ordering::Acquire)
     }
 
+    /// The server refused one message of `sender` (answered with an error): it frees its
+    /// window slot and is not expected anywhere.
+    pub fn reject(&self, sender: usize) {
+        self.rejected.fetch_add(1, Ordering::AcqRel);
+        if let Some(w) = self.windows.get(sender) {
+            w.add_permits(1);
+        }
+        self.progress.notify_one();
+    }
+
+    /// Messages the server refused so far.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.load(Ordering::Acquire)
+    }
+
     /// A sender finished.
     pub fn sender_done(&self) {
         self.senders_done.fetch_add(1, Ordering::AcqRel);
@@ -264,13 +282,16 @@ impl LoadShared {
     }
 
     /// Whether the run is complete, given how many senders started: every sender is done and
-    /// every connected client has every message that was sent.
+    /// every connected client has every message that was sent and not refused.
     pub fn complete(&self, senders_started: usize) -> bool {
         if self.senders_done.load(Ordering::Acquire) < senders_started {
             return false;
         }
+        // `rejected` only grows, so a late refusal can only lower the expectation: never a
+        // premature end.
         let expected = self
             .sent_total()
+            .saturating_sub(self.rejected_total())
             .saturating_mul(self.alive.load(Ordering::Acquire) as u64);
         self.target.store(expected, Ordering::Release);
         self.received_alive.load(Ordering::Acquire) >= expected
@@ -310,6 +331,26 @@ mod tests {
         // The second client drops after 9: the rest only waits for the first.
         sh.client_lost(9);
         assert!(sh.complete(1));
+    }
+
+    #[tokio::test]
+    async fn a_refused_message_frees_its_slot_and_is_not_expected() {
+        let sh = LoadShared::new(1, 2, 1, 10, 0.0, 1, 0).unwrap();
+        sh.client_joined();
+        sh.client_joined();
+        let w = sh.window_of(0).unwrap();
+        w.acquire().await.unwrap().forget();
+        sh.sent(2);
+        sh.sender_done();
+        sh.delivered(2);
+        assert!(!sh.complete(1));
+        sh.reject(0);
+        assert_eq!(w.available_permits(), 1);
+        assert_eq!(sh.rejected_total(), 1);
+        assert!(
+            sh.complete(1),
+            "1 accepted message x 2 clients = 2 deliveries"
+        );
     }
 
     #[test]

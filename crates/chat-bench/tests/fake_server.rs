@@ -30,6 +30,8 @@ struct Faults {
     starve: Option<String>,
     /// `msgall` is accepted but delivered to nobody.
     mute: bool,
+    /// Every n-th `msgall` (counted over all senders) gets `[ERROR] - too many requests`.
+    refuse_every: Option<usize>,
 }
 
 #[derive(Default)]
@@ -38,6 +40,7 @@ struct State {
 }
 
 struct Fake {
+    msgalls: AtomicUsize,
     state: Mutex<State>,
     faults: Faults,
     connected: AtomicUsize,
@@ -92,6 +95,13 @@ impl Fake {
                     let _ = tx.send("[ERROR] - First login!".into());
                 }
                 Some(_) if self.faults.mute => {}
+                Some(_)
+                    if self.faults.refuse_every.is_some_and(|n| {
+                        (self.msgalls.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(n)
+                    }) =>
+                {
+                    let _ = tx.send("[ERROR] - too many requests".into());
+                }
                 Some(n) => {
                     let secs = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
@@ -214,6 +224,7 @@ async fn start(ws: bool, faults: Faults) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let fake = Arc::new(Fake {
+        msgalls: AtomicUsize::new(0),
         state: Mutex::new(State::default()),
         faults,
         connected: AtomicUsize::new(0),
@@ -401,6 +412,35 @@ async fn lost_deliveries_are_reported_and_the_run_ends_by_timeout() {
     assert_eq!(r.deliveries_received, 40);
     assert_eq!(r.deliveries_lost, 20);
     assert!(r.to_string().contains("20 lost (TIMED OUT)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_messages_are_counted_and_do_not_stall_the_window() {
+    let addr = start(
+        false,
+        Faults {
+            refuse_every: Some(4),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let r = run_load(&load_config(&addr.to_string(), 3, 2, 10))
+        .await
+        .unwrap();
+    assert!(!r.timed_out, "{r}");
+    assert_eq!(r.sent, 20, "{r}");
+    assert_eq!(r.rejected, 5);
+    assert_eq!(
+        r.errors,
+        BTreeMap::from([("too many requests".to_string(), 5)])
+    );
+    assert_eq!(r.deliveries_expected, 45);
+    assert_eq!((r.deliveries_received, r.deliveries_lost), (45, 0));
+    assert!(
+        r.to_string()
+            .contains("20 (5 refused by the server, see errors)"),
+        "{r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
