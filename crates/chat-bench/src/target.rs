@@ -1,8 +1,12 @@
 //! The server to load: transport, address, loopback check.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::error::BenchError;
+
+/// Longest wait for name resolution.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the bench talks to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +96,15 @@ impl Target {
     /// Returns the address every client connects to (IPv4 preferred, as the servers bind
     /// `127.0.0.1` by default).
     pub async fn resolve(&self, allow_remote: bool) -> Result<SocketAddr, BenchError> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+        let bad = |reason: String| BenchError::Target {
+            target: self.spec.clone(),
+            reason,
+        };
+        let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
+        let addrs: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
             .await
-            .map_err(|e| BenchError::Target {
-                target: self.spec.clone(),
-                reason: format!("cannot resolve: {e}"),
-            })?
+            .map_err(|_| bad("name resolution timed out".into()))?
+            .map_err(|e| bad(format!("cannot resolve: {e}")))?
             .collect();
         if !allow_remote && let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
             return Err(BenchError::RemoteTarget(format!(
