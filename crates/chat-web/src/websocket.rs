@@ -19,8 +19,13 @@
 //!
 //! The reader and writer run concurrently on the two halves of the stream, so a client that
 //! does not read its replies cannot stop the server from reading (and from dropping it once its
-//! queue is full). After the session the front-end closes the socket with a short linger (see
-//! [`LINGER`]) so the close frame is not lost to a TCP reset.
+//! queue is full). After the session the front-end closes the socket; unless the closing
+//! handshake completed, with a short linger (see [`LINGER`]) so the close frame is not lost to
+//! a TCP reset.
+//!
+//! Close codes: 1000 after `logout`, 1001 at shutdown and for an idle client, 1002 for a
+//! protocol error, 1007 for invalid UTF-8, 1009 for a message over the limit, 1013 when the
+//! server is full.
 
 use std::future::Future;
 use std::net::SocketAddr;
