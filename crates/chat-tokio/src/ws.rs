@@ -36,7 +36,9 @@ pub(crate) async fn serve_connection(
         // Silent client, EOF or error before a complete head, or shutdown: nothing to answer.
         return;
     };
-    if stream.write_all(response.bytes()).await.is_err() {
+    // A client that does not read its answer is not waited on for long either.
+    let writing = tokio::time::timeout(HEAD_TIMEOUT, stream.write_all(response.bytes()));
+    if !matches!(writing.await, Ok(Ok(()))) {
         return;
     }
     if response.action() == Action::Close {
