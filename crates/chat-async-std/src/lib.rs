@@ -17,12 +17,8 @@ mod accept;
 mod tcp;
 mod ws;
 
-use std::time::Duration;
-
+use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{Endpoint, Kernel};
-
-/// How long open connections get to flush their last lines once the shutdown signal fired.
-const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Serves `endpoints` on this runtime until `kernel.shutdown_signal()` fires, then lets open
 /// connections flush (bounded: about 4 s) and returns.

@@ -6,7 +6,6 @@
 //! [`Outbox`], takes everything queued in one go (one write for many messages) and learns from it
 //! when the connection is to be closed, gracefully (flush first) or at once.
 
-use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,7 +26,8 @@ pub enum Closing {
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Bytes>,
+    /// Always drained whole, so a `Vec` (swapped with the writer's empty batch) serves.
+    queue: Vec<Bytes>,
     bytes: usize,
     closing: Option<Closing>,
 }
@@ -84,7 +84,7 @@ impl OutboxSender {
         }
         st.bytes += payload.len();
         let was_empty = st.queue.is_empty();
-        st.queue.push_back(payload);
+        st.queue.push(payload);
         drop(st);
         if was_empty {
             // The writer registered its waker before it saw the queue empty: one wake is enough.
@@ -110,7 +110,7 @@ impl OutboxSender {
         }
         st.closing = Some(closing);
         if closing == Closing::Abort {
-            st.queue = VecDeque::new();
+            st.queue = Vec::new();
             st.bytes = 0;
         }
         drop(st);
@@ -152,13 +152,17 @@ impl Outbox {
             return Some(false);
         }
         if !st.queue.is_empty() {
-            batch.extend(st.queue.drain(..));
-            st.bytes = 0;
-            if st.queue.capacity() > 1024 {
-                // A burst grew the queue a lot; an idle connection should not keep that memory.
-                // (Shrinking small queues would only make busy ones reallocate all the time.)
-                st.queue.shrink_to(64);
+            if batch.is_empty() {
+                // O(1): the writer's (cleared) batch becomes the queue, keeping its capacity.
+                std::mem::swap(&mut st.queue, batch);
+                if st.queue.capacity() > 1024 {
+                    // A burst grew it a lot; an idle connection should not keep that memory.
+                    st.queue = Vec::new();
+                }
+            } else {
+                batch.append(&mut st.queue);
             }
+            st.bytes = 0;
             return Some(true);
         }
         st.closing.map(|_| false)

@@ -1,14 +1,14 @@
 //! The chat's TCP and WebSocket servers on smol.
 //!
 //! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on an [`smol::Executor`] of its own,
-//! driven by two threads, until the kernel's shutdown signal fires. The front-end only moves
+//! driven by one thread, until the kernel's shutdown signal fires. The front-end only moves
 //! bytes: every chat rule, the line framing and the output forms live in [`chat_kernel`]; the
 //! HTTP and WebSocket handshake logic lives in `chat_web`. The tokio and async-std crates have
 //! the same files and structure.
 //!
 //! # Layout
 //!
-//! - `lib.rs`: [`serve`]: runs the executor on two threads, starts one accept loop per
+//! - `lib.rs`: [`serve`]: runs the executor on one thread, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
 //! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
 //! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
@@ -19,33 +19,25 @@ mod tcp;
 mod ws;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{Endpoint, Kernel};
 use futures_lite::future;
 use smol::Executor;
-
-/// How long open connections get to flush their last lines once the shutdown signal fired.
-const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Serves `endpoints` on this runtime until `kernel.shutdown_signal()` fires, then lets open
 /// connections flush (bounded: about 4 s) and returns.
 ///
 /// Prints `server started on <addr>` on the kernel's console for each endpoint once it accepts.
-/// Errors are those of adopting a listener. The executor runs on the calling thread and on one
-/// more thread, which stops when this function returns; tasks still running then are dropped.
+/// Errors are those of adopting a listener. The executor runs on the calling thread only, and
+/// tasks still running when this function returns are dropped.
+///
+/// One thread on purpose, as on tokio: every chat message goes through the kernel's one lock, so
+/// more threads add only cross-thread wake-ups; on one thread the readers made ready together
+/// run before the writers they woke, and each writer sends everything queued in one write.
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
     let executor = Arc::new(Executor::new());
-    // Dropping `stop_tx` ends the helper thread's `run`.
-    let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("smol-chat".into())
-            .spawn_scoped(scope, || future::block_on(executor.run(stop_rx.recv())))?;
-        let result = future::block_on(executor.run(run(kernel, endpoints, executor.clone())));
-        drop(stop_tx);
-        result
-    })
+    future::block_on(executor.run(run(kernel, endpoints, executor.clone())))
 }
 
 /// Starts the accept loops, then waits for shutdown and for the connections to end.

@@ -17,24 +17,24 @@ mod accept;
 mod tcp;
 mod ws;
 
-use std::time::Duration;
-
+use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{Endpoint, Kernel};
-
-/// How long open connections get to flush their last lines once the shutdown signal fired.
-const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
-
-/// Worker threads of the runtime.
-const WORKER_THREADS: usize = 2;
 
 /// Serves `endpoints` on this runtime until `kernel.shutdown_signal()` fires, then lets open
 /// connections flush (bounded: about 4 s) and returns.
 ///
 /// Prints `server started on <addr>` on the kernel's console for each endpoint once it accepts.
 /// Errors are those of building the runtime or adopting a listener.
+///
+/// The runtime is single-threaded (`current_thread`) on purpose. Every chat message goes through
+/// the kernel's one lock anyway, so more worker threads add no throughput, only cross-thread
+/// wake-ups (a futex call per woken writer) and a shared run queue. On one thread, the readers
+/// made ready by one poll of the reactor all run before the writers they woke, so each writer
+/// sends everything queued meanwhile in a single write: measured with `async-chat bench`, this
+/// cut the server CPU per delivery by about a third (README, Benchmarks). `bind` runs each
+/// runtime on a thread of its own, so the process still uses several cores.
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("tokio-chat")
         .enable_all()
         .build()?;
