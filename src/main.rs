@@ -61,6 +61,14 @@ enum AppError {
 }
 
 fn main() -> ExitCode {
+    // async-std's executor is process-wide and sized from this variable when first used. One
+    // thread serves the chat best, as for tokio and smol (see the chat-async-std crate doc);
+    // a value the user set is kept.
+    if std::env::var_os("ASYNC_STD_THREAD_COUNT").is_none() {
+        // SAFETY: at the top of main no other thread exists yet, so nothing reads the
+        // environment concurrently.
+        unsafe { std::env::set_var("ASYNC_STD_THREAD_COUNT", "1") };
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
