@@ -254,10 +254,13 @@ pub async fn load_client(
     };
     let mut recv_phase = phase.clone();
     let receiving = async {
+        // One stop watcher for the whole loop: re-creating it per read costs a registration.
+        let stop = stopped(&mut recv_phase);
+        tokio::pin!(stop);
         let lost = loop {
             tokio::select! {
                 biased;
-                () = stopped(&mut recv_phase) => break None,
+                () = &mut stop => break None,
                 r = reader.read_batch(&mut recv) => match r {
                     Ok(true) => {}
                     Ok(false) => break Some("closed by server".to_string()),
