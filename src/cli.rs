@@ -45,7 +45,7 @@ pub enum Command {
     /// The terminal chat client (TCP, or WebSocket with a ws:// address).
     Client(chat_client::ClientArgs),
     /// The load generator: drive a running server, or `bench suite` to compare all six.
-    Bench(chat_bench::BenchArgs),
+    Bench(Box<chat_bench::BenchArgs>),
 }
 
 impl Command {

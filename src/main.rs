@@ -83,7 +83,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
     let name = cli.command.server_name();
     match cli.command {
         Command::Client(args) => Ok(chat_client::run(args)?),
-        Command::Bench(args) => Ok(chat_bench::run(args)?),
+        Command::Bench(args) => Ok(chat_bench::run(*args)?),
         Command::Bind(args) => {
             let mut chosen = Vec::new();
             for def in args.group.servers() {
