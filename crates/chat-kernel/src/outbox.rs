@@ -59,6 +59,21 @@ pub struct Outbox {
     shared: Arc<Shared>,
 }
 
+/// Batches up to this many payloads keep their vector between writes; a larger one (after a
+/// burst) is released, so an idle connection holds no memory for it.
+pub const KEEP_BATCH: usize = 64;
+
+/// Empties a written batch for reuse, releasing its memory if a burst made it large.
+///
+/// Writers call this after each write. Under load it costs one small allocation per write (a
+/// write carries dozens of messages); at rest it keeps an idle connection's footprint small.
+pub fn recycle(batch: &mut Vec<Bytes>) {
+    batch.clear();
+    if batch.capacity() > KEEP_BATCH {
+        *batch = Vec::new();
+    }
+}
+
 /// Creates a queue that holds at most `limit` bytes of pending output.
 pub fn outbox(limit: usize) -> (OutboxSender, Outbox) {
     let shared = Arc::new(Shared::default());
@@ -155,8 +170,8 @@ impl Outbox {
             if batch.is_empty() {
                 // O(1): the writer's (cleared) batch becomes the queue, keeping its capacity.
                 std::mem::swap(&mut st.queue, batch);
-                if st.queue.capacity() > 1024 {
-                    // A burst grew it a lot; an idle connection should not keep that memory.
+                if st.queue.capacity() > KEEP_BATCH {
+                    // A burst grew it; an idle connection should not keep that memory.
                     st.queue = Vec::new();
                 }
             } else {
@@ -225,6 +240,17 @@ mod tests {
         assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
         assert_eq!(batch.len(), 2);
         assert_eq!(tx.pending(), 0);
+    }
+
+    #[test]
+    fn recycle_releases_only_large_batches() {
+        let mut small: Vec<Bytes> = Vec::with_capacity(8);
+        small.push(Bytes::from_static(b"x"));
+        recycle(&mut small);
+        assert!(small.is_empty() && small.capacity() >= 8);
+        let mut big: Vec<Bytes> = vec![Bytes::new(); 1000];
+        recycle(&mut big);
+        assert_eq!(big.capacity(), 0);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chat_kernel::outbox::recycle;
 use chat_kernel::{
     Closing, ConnId, Connection, Flow, Input, Kernel, Limits, Outbox, Refused, Transport,
 };
@@ -340,6 +341,7 @@ where
         if let Err(error) = sink.flush().await {
             return End::from(error);
         }
+        recycle(&mut batch);
     }
     match outbox.closing() {
         Some(Closing::Abort) => End::Aborted,
