@@ -13,6 +13,8 @@
 //! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
 //! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
 
+#![warn(missing_docs)]
+
 mod accept;
 mod tcp;
 mod ws;

@@ -30,6 +30,8 @@
 //! - [`suite`]: `bench suite`: every server, every workload, the table and `bench-results.json`.
 //! - [`chart`]: the SVG comparison chart.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod chart;
 pub mod client;

@@ -20,6 +20,8 @@
 //!   [`limits`]: every limit in one value; [`shutdown`]: the shutdown signal.
 //! - [`store`]: accounts and history behind the [`Store`] trait (memory, SQLite) on a thread.
 
+#![warn(missing_docs)]
+
 pub mod color;
 pub mod console;
 mod dispatch;
