@@ -1,70 +1,131 @@
 //! One TCP connection: socket bytes to kernel input, the outbox to socket bytes.
 //!
 //! The reader feeds what it reads to a [`LineDecoder`] and each line to the kernel; the writer
-//! drains the connection's [`Outbox`], one write for everything queued. Whichever ends first
-//! ends the connection, and the kernel is then told it is gone.
+//! drains the connection's [`Outbox`], one write for everything queued. When the writer ends
+//! (logout flushed, dropped by the server, write error) the connection ends. When the reader
+//! ends (EOF, half-close, read error) the kernel is told at once and closes the outbox after
+//! what it holds; the writer still delivers that, for at most [`FLUSH_DEADLINE`].
+//!
+//! An idle connection holds no buffer. The reader waits for the socket to be readable without
+//! one, then reads into a per-thread scratch buffer and feeds the decoder, never across an
+//! await. The writer gathers a batch into a per-thread scratch buffer and writes it without
+//! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
+use std::cell::RefCell;
 use std::future::pending;
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, ErrorKind, Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use smol::net::TcpStream;
+use futures_lite::{AsyncWriteExt, future};
+use smol::Async;
 
-/// Bytes read from the socket at a time.
-const READ_BUFFER: usize = 8 * 1024;
-/// A write buffer grown past this by a burst is released after use.
-const KEEP_WRITE_BUFFER: usize = 64 * 1024;
+/// Size of the per-thread read buffer: the most read from a socket at a time.
+const READ_SCRATCH: usize = 16 * 1024;
+/// The per-thread write buffer is released after a burst grew it past this.
+const KEEP_WRITE_BUF: usize = 64 * 1024;
+/// A batch vector grown past this many payloads is released when the connection goes idle.
+const KEEP_BATCH: usize = 4;
+
+thread_local! {
+    /// Every connection on this thread reads into this buffer, never across an await.
+    static READ_BUF: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; READ_SCRATCH].into_boxed_slice());
+    /// Every connection on this thread gathers a batch into this buffer for one write.
+    static WRITE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Which side ended first.
+enum End {
+    /// The reader: EOF, half-close or a read error. The client may still be reading.
+    Reader(String),
+    /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
+    /// write failed.
+    Writer(String),
+}
 
 /// Serves one accepted TCP connection until it ends, then tells the kernel.
 pub(crate) async fn serve_connection(
     kernel: Kernel,
     name: Arc<str>,
-    mut stream: TcpStream,
+    stream: smol::net::TcpStream,
     peer: SocketAddr,
 ) {
+    // The readiness API (`readable`, `writable`) is on the `Async` inside smol's stream;
+    // taking it out costs nothing.
+    let stream: Arc<Async<TcpStream>> = stream.into();
     // Small replies must not wait for Nagle; failing to set it only costs latency.
-    let _ = stream.set_nodelay(true);
+    let _ = stream.get_ref().set_nodelay(true);
     let conn = match kernel.connect(&name, peer, Transport::Tcp) {
         Ok(conn) => conn,
         Err(Refused::ServerFull(payload)) => {
-            let _ = stream.write_all(&payload).await;
-            let _ = stream.shutdown(Shutdown::Write);
+            let _ = write_batch(&stream, &[payload]).await;
+            let _ = stream.get_ref().shutdown(Shutdown::Write);
             return;
         }
         Err(Refused::ShuttingDown) => return,
     };
     let outbox = &conn.outbox;
-    // The stream is a shared handle: one clone reads, the other writes.
-    let writer = future::or(write_loop(outbox, stream.clone()), async {
+    let mut writer = pin!(future::or(write_loop(outbox, &stream), async {
         outbox.aborted().await;
         "dropped by server".to_owned()
-    });
-    let reason = future::or(read_loop(&kernel, conn.id, stream), writer).await;
-    kernel.disconnect(conn.id, &reason);
+    }));
+    let end = future::or(
+        async { End::Reader(read_loop(&kernel, conn.id, &stream).await) },
+        async { End::Writer(writer.as_mut().await) },
+    )
+    .await;
+    match end {
+        End::Writer(reason) => kernel.disconnect(conn.id, &reason),
+        End::Reader(reason) => {
+            // A client that half-closed still reads: the kernel closes the outbox after what it
+            // holds, and the writer delivers that unless the client stops reading.
+            kernel.disconnect(conn.id, &reason);
+            future::or(
+                async {
+                    writer.await;
+                },
+                async {
+                    smol::Timer::after(FLUSH_DEADLINE).await;
+                },
+            )
+            .await;
+        }
+    }
+}
+
+/// What one read did.
+enum Read {
+    /// Input was fed to the kernel (or the read was interrupted): read again.
+    Progress,
+    /// Nothing to read now: wait until the socket is readable.
+    Idle,
+    /// The kernel closed the connection ([`Flow::Close`]): stop reading.
+    Closed,
+    /// EOF or a read error: the reason.
+    Ended(String),
 }
 
 /// Reads until EOF or an error and returns the reason. After [`Flow::Close`] it stops reading
 /// and never returns, so that the writer can flush the last lines and end the connection.
-async fn read_loop(kernel: &Kernel, id: ConnId, mut socket: TcpStream) -> String {
+async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> String {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
-    let mut buf = vec![0u8; READ_BUFFER];
     loop {
-        let n = match socket.read(&mut buf).await {
-            Ok(0) => return "connection closed".to_owned(),
-            Ok(n) => n,
-            Err(e) => return e.to_string(),
-        };
-        let mut closed = false;
-        decoder.feed(&buf[..n], |input| {
-            if !closed && kernel.handle(id, input) == Flow::Close {
-                closed = true;
+        match read_now(kernel, id, socket, &mut decoder) {
+            Read::Progress => {}
+            Read::Idle => {
+                // Parked here, the connection holds no read buffer.
+                if let Err(e) = socket.readable().await {
+                    return e.to_string();
+                }
+                continue;
             }
-        });
-        if closed {
-            return pending().await;
+            Read::Closed => return pending().await,
+            Read::Ended(reason) => return reason,
         }
         // Let the writers this input woke run before reading more: a client streaming commands
         // must not fill everyone's queue before their writers had a turn.
@@ -72,31 +133,100 @@ async fn read_loop(kernel: &Kernel, id: ConnId, mut socket: TcpStream) -> String
     }
 }
 
+/// Reads what the socket holds now into the thread's buffer and feeds it to the kernel.
+fn read_now(
+    kernel: &Kernel,
+    id: ConnId,
+    socket: &Async<TcpStream>,
+    decoder: &mut LineDecoder,
+) -> Read {
+    READ_BUF.with_borrow_mut(|buf| {
+        let n = match socket.get_ref().read(buf) {
+            Ok(0) => return Read::Ended("connection closed".to_owned()),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Read::Idle,
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Read::Progress,
+            Err(e) => return Read::Ended(e.to_string()),
+        };
+        let mut closed = false;
+        decoder.feed(&buf[..n], |input| {
+            if !closed && kernel.handle(id, input) == Flow::Close {
+                closed = true;
+            }
+        });
+        if closed { Read::Closed } else { Read::Progress }
+    })
+}
+
 /// Drains the outbox into the socket until the kernel closes it, then flushes and shuts the
 /// socket's write side. Returns the reason the connection ended.
-async fn write_loop(outbox: &Outbox, mut socket: TcpStream) -> String {
+async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> String {
     let mut batch: Vec<Bytes> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    while outbox.next_batch(&mut batch).await {
-        let written = match batch.as_slice() {
-            [one] => socket.write_all(one).await,
-            many => {
-                buf.clear();
-                for payload in many {
-                    buf.extend_from_slice(payload);
+    loop {
+        let more = match outbox.try_batch(&mut batch) {
+            Some(more) => more,
+            None => {
+                // Going idle: do not keep what a burst grew.
+                if batch.capacity() > KEEP_BATCH {
+                    batch = Vec::new();
                 }
-                socket.write_all(&buf).await
+                outbox.next_batch(&mut batch).await
             }
         };
-        batch.clear();
-        if buf.capacity() > KEEP_WRITE_BUFFER {
-            buf = Vec::new();
+        if !more {
+            break;
         }
+        let written = write_batch(socket, &batch).await;
+        batch.clear();
         if let Err(e) = written {
             return e.to_string();
         }
     }
-    let _ = socket.flush().await;
-    let _ = socket.shutdown(Shutdown::Write);
+    let _ = socket.get_ref().shutdown(Shutdown::Write);
     "closed by server".to_owned()
+}
+
+/// Writes every payload of `batch`, waiting for the socket only when it is full.
+async fn write_batch(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<()> {
+    match write_now(socket, batch)? {
+        None => Ok(()),
+        // The socket is full: what it did not take is kept until it is writable.
+        Some(rest) => {
+            let mut socket = socket;
+            socket.write_all(&rest).await
+        }
+    }
+}
+
+/// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
+/// the thread's buffer); returns what the socket did not take.
+fn write_now(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
+    let write = |data: &[u8]| loop {
+        match socket.get_ref().write(data) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    match batch {
+        [] => Ok(None),
+        [one] => {
+            let n = write(one)?;
+            Ok((n < one.len()).then(|| one.slice(n..)))
+        }
+        many => WRITE_BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            for payload in many {
+                buf.extend_from_slice(payload);
+            }
+            let n = write(buf)?;
+            let rest = (n < buf.len()).then(|| Bytes::copy_from_slice(&buf[n..]));
+            if buf.capacity() > KEEP_WRITE_BUF {
+                // A burst grew the thread's buffer: do not keep it.
+                *buf = Vec::new();
+            }
+            Ok(rest)
+        }),
+    }
 }

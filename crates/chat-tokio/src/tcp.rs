@@ -1,23 +1,53 @@
 //! One TCP connection: socket bytes to kernel input, the outbox to socket bytes.
 //!
 //! The reader feeds what it reads to a [`LineDecoder`] and each line to the kernel; the writer
-//! drains the connection's [`Outbox`], one write for everything queued. Whichever ends first
-//! ends the connection, and the kernel is then told it is gone.
+//! drains the connection's [`Outbox`], one write for everything queued. When the writer ends
+//! (logout flushed, dropped by the server, write error) the connection ends. When the reader
+//! ends (EOF, half-close, read error) the kernel is told at once and closes the outbox after
+//! what it holds; the writer still delivers that, for at most [`FLUSH_DEADLINE`].
+//!
+//! An idle connection holds no buffer. The reader waits for the socket to be readable without
+//! one, then reads into a per-thread scratch buffer and feeds the decoder, never across an
+//! await. The writer gathers a batch into a per-thread scratch buffer and writes it without
+//! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
+use std::cell::RefCell;
 use std::future::pending;
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// Bytes read from the socket at a time.
-const READ_BUFFER: usize = 8 * 1024;
-/// A write buffer grown past this by a burst is released after use.
-const KEEP_WRITE_BUFFER: usize = 64 * 1024;
+/// Size of the per-thread read buffer: the most read from a socket at a time.
+const READ_SCRATCH: usize = 16 * 1024;
+/// The per-thread write buffer is released after a burst grew it past this.
+const KEEP_WRITE_BUF: usize = 64 * 1024;
+/// A batch vector grown past this many payloads is released when the connection goes idle.
+const KEEP_BATCH: usize = 4;
+
+thread_local! {
+    /// Every connection on this thread reads into this buffer, never across an await.
+    static READ_BUF: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; READ_SCRATCH].into_boxed_slice());
+    /// Every connection on this thread gathers a batch into this buffer for one write.
+    static WRITE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Which side ended first.
+enum End {
+    /// The reader: EOF, half-close or a read error. The client may still be reading.
+    Reader(String),
+    /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
+    /// write failed.
+    Writer(String),
+}
 
 /// Serves one accepted TCP connection until it ends, then tells the kernel.
 pub(crate) async fn serve_connection(
@@ -39,37 +69,55 @@ pub(crate) async fn serve_connection(
         Err(Refused::ShuttingDown) => return,
     };
     let outbox = &conn.outbox;
-    let reason = tokio::select! {
-        reason = read_loop(&kernel, conn.id, read_half) => reason,
-        reason = async {
-            tokio::select! {
-                reason = write_loop(outbox, write_half) => reason,
-                () = outbox.aborted() => "dropped by server".to_owned(),
-            }
-        } => reason,
+    let mut writer = pin!(async {
+        tokio::select! {
+            reason = write_loop(outbox, write_half) => reason,
+            () = outbox.aborted() => "dropped by server".to_owned(),
+        }
+    });
+    let end = tokio::select! {
+        reason = read_loop(&kernel, conn.id, &read_half) => End::Reader(reason),
+        reason = writer.as_mut() => End::Writer(reason),
     };
-    kernel.disconnect(conn.id, &reason);
+    match end {
+        End::Writer(reason) => kernel.disconnect(conn.id, &reason),
+        End::Reader(reason) => {
+            // A client that half-closed still reads: the kernel closes the outbox after what it
+            // holds, and the writer delivers that unless the client stops reading.
+            kernel.disconnect(conn.id, &reason);
+            let _ = tokio::time::timeout(FLUSH_DEADLINE, writer).await;
+        }
+    }
+}
+
+/// What one read did.
+enum Read {
+    /// Input was fed to the kernel (or the read was interrupted): read again.
+    Progress,
+    /// Nothing to read now: wait until the socket is readable.
+    Idle,
+    /// The kernel closed the connection ([`Flow::Close`]): stop reading.
+    Closed,
+    /// EOF or a read error: the reason.
+    Ended(String),
 }
 
 /// Reads until EOF or an error and returns the reason. After [`Flow::Close`] it stops reading
 /// and never returns, so that the writer can flush the last lines and end the connection.
-async fn read_loop(kernel: &Kernel, id: ConnId, mut socket: OwnedReadHalf) -> String {
+async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> String {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
-    let mut buf = vec![0u8; READ_BUFFER];
     loop {
-        let n = match socket.read(&mut buf).await {
-            Ok(0) => return "connection closed".to_owned(),
-            Ok(n) => n,
-            Err(e) => return e.to_string(),
-        };
-        let mut closed = false;
-        decoder.feed(&buf[..n], |input| {
-            if !closed && kernel.handle(id, input) == Flow::Close {
-                closed = true;
+        match read_now(kernel, id, socket, &mut decoder) {
+            Read::Progress => {}
+            Read::Idle => {
+                // Parked here, the connection holds no read buffer.
+                if let Err(e) = socket.readable().await {
+                    return e.to_string();
+                }
+                continue;
             }
-        });
-        if closed {
-            return pending().await;
+            Read::Closed => return pending().await,
+            Read::Ended(reason) => return reason,
         }
         // Let the writers this input woke run before reading more: a client streaming commands
         // must not fill everyone's queue before their writers had a turn.
@@ -77,26 +125,51 @@ async fn read_loop(kernel: &Kernel, id: ConnId, mut socket: OwnedReadHalf) -> St
     }
 }
 
+/// Reads what the socket holds now into the thread's buffer and feeds it to the kernel.
+fn read_now(
+    kernel: &Kernel,
+    id: ConnId,
+    socket: &OwnedReadHalf,
+    decoder: &mut LineDecoder,
+) -> Read {
+    READ_BUF.with_borrow_mut(|buf| {
+        let n = match socket.try_read(buf) {
+            Ok(0) => return Read::Ended("connection closed".to_owned()),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Read::Idle,
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Read::Progress,
+            Err(e) => return Read::Ended(e.to_string()),
+        };
+        let mut closed = false;
+        decoder.feed(&buf[..n], |input| {
+            if !closed && kernel.handle(id, input) == Flow::Close {
+                closed = true;
+            }
+        });
+        if closed { Read::Closed } else { Read::Progress }
+    })
+}
+
 /// Drains the outbox into the socket until the kernel closes it, then flushes and shuts the
 /// socket's write side. Returns the reason the connection ended.
 async fn write_loop(outbox: &Outbox, mut socket: OwnedWriteHalf) -> String {
     let mut batch: Vec<Bytes> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    while outbox.next_batch(&mut batch).await {
-        let written = match batch.as_slice() {
-            [one] => socket.write_all(one).await,
-            many => {
-                buf.clear();
-                for payload in many {
-                    buf.extend_from_slice(payload);
+    loop {
+        let more = match outbox.try_batch(&mut batch) {
+            Some(more) => more,
+            None => {
+                // Going idle: do not keep what a burst grew.
+                if batch.capacity() > KEEP_BATCH {
+                    batch = Vec::new();
                 }
-                socket.write_all(&buf).await
+                outbox.next_batch(&mut batch).await
             }
         };
-        batch.clear();
-        if buf.capacity() > KEEP_WRITE_BUFFER {
-            buf = Vec::new();
+        if !more {
+            break;
         }
+        let written = write_batch(&mut socket, &batch).await;
+        batch.clear();
         if let Err(e) = written {
             return e.to_string();
         }
@@ -104,4 +177,46 @@ async fn write_loop(outbox: &Outbox, mut socket: OwnedWriteHalf) -> String {
     let _ = socket.flush().await;
     let _ = socket.shutdown().await;
     "closed by server".to_owned()
+}
+
+/// Writes every payload of `batch`, waiting for the socket only when it is full.
+async fn write_batch(socket: &mut OwnedWriteHalf, batch: &[Bytes]) -> io::Result<()> {
+    match write_now(socket, batch)? {
+        None => Ok(()),
+        // The socket is full: what it did not take is kept until it is writable.
+        Some(rest) => socket.write_all(&rest).await,
+    }
+}
+
+/// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
+/// the thread's buffer); returns what the socket did not take.
+fn write_now(socket: &OwnedWriteHalf, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
+    let write = |data: &[u8]| loop {
+        match socket.try_write(data) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    match batch {
+        [] => Ok(None),
+        [one] => {
+            let n = write(one)?;
+            Ok((n < one.len()).then(|| one.slice(n..)))
+        }
+        many => WRITE_BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            for payload in many {
+                buf.extend_from_slice(payload);
+            }
+            let n = write(buf)?;
+            let rest = (n < buf.len()).then(|| Bytes::copy_from_slice(&buf[n..]));
+            if buf.capacity() > KEEP_WRITE_BUF {
+                // A burst grew the thread's buffer: do not keep it.
+                *buf = Vec::new();
+            }
+            Ok(rest)
+        }),
+    }
 }
