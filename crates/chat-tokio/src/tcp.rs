@@ -12,7 +12,7 @@
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
 use std::cell::RefCell;
-use std::future::pending;
+use std::future::{pending, poll_fn};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -110,8 +110,9 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Strin
         match read_now(kernel, id, socket, &mut decoder) {
             Read::Progress => {}
             Read::Idle => {
-                // Parked here, the connection holds no read buffer.
-                if let Err(e) = socket.readable().await {
+                // Parked here, the connection holds no read buffer. (The poll form keeps the one
+                // waker in the socket's own slot; the `readable()` future would carry its own.)
+                if let Err(e) = poll_fn(|cx| socket.as_ref().poll_read_ready(cx)).await {
                     return e.to_string();
                 }
                 continue;
