@@ -159,8 +159,8 @@ fn read_now(
     })
 }
 
-/// Drains the outbox into the socket until the kernel closes it, then flushes and shuts the
-/// socket's write side. Returns the reason the connection ended.
+/// Drains the outbox into the socket until the kernel closes it, then shuts the socket's write
+/// side (a TCP socket has nothing to flush). Returns the reason the connection ended.
 async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> String {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
