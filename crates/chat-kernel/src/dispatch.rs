@@ -49,6 +49,8 @@ pub(crate) enum Deferred {
     },
     Verify {
         id: ConnId,
+        /// The client's address: the check counts toward its limit even if it left meanwhile.
+        ip: IpAddr,
         name: String,
         hash: String,
         password: String,
@@ -328,16 +330,17 @@ impl State {
         self.set_busy(id, true);
         self.deferred.push(Deferred::Verify {
             id,
+            ip,
             name: name.to_owned(),
             hash,
             password: password.to_owned(),
         });
     }
 
-    /// The password check for `login <name> <password>` finished.
-    pub fn login_checked(&mut self, id: ConnId, name: &str, ok: bool) {
-        let Some(ip) = self.peer_ip(id) else { return };
-        self.set_busy(id, false);
+    /// The password check for `login <name> <password>` finished. It is counted (and a failure
+    /// recorded) for the address that asked even if that client left meanwhile: dropping the
+    /// connection neither hides a wrong guess nor leaves a check counted forever.
+    pub fn login_checked(&mut self, id: ConnId, ip: IpAddr, name: &str, ok: bool) {
         let key = user_key(name);
         let entry = (key.clone(), ip);
         if let Some(n) = self.checking.get_mut(&entry) {
@@ -347,7 +350,13 @@ impl State {
             }
         }
         if !ok {
-            self.record_failure(key, ip);
+            self.record_failure(key.clone(), ip);
+        }
+        if !self.reg.conns.contains_key(&id) {
+            return;
+        }
+        self.set_busy(id, false);
+        if !ok {
             self.send_error(id, ErrorKind::WrongPassword);
         } else if self.name_in_use(&key, None) {
             self.send_error(id, ErrorKind::UsernameTaken);

@@ -217,6 +217,15 @@ impl Kernel {
         self.inner.with(|st| st.disconnect(id, reason));
     }
 
+    /// Tells the console that a connection the kernel had closed (logout, shutdown) was dropped
+    /// before its last lines were written: the client stopped reading for [`FLUSH_DEADLINE`].
+    ///
+    /// [`FLUSH_DEADLINE`]: crate::shutdown::FLUSH_DEADLINE
+    pub fn flush_timed_out(&self, server: &str, peer: SocketAddr) {
+        let text = format!("Connection closed: {peer} (flush timed out).");
+        self.inner.console.print(server, ConsoleEvent::Info(text));
+    }
+
     /// Open connections, all servers together.
     pub fn connections(&self) -> usize {
         self.inner.state.lock().reg.conns.len()
@@ -276,6 +285,7 @@ impl Inner {
             Deferred::Append(record) => self.store.append(record),
             Deferred::Verify {
                 id,
+                ip,
                 name,
                 hash,
                 password,
@@ -286,7 +296,7 @@ impl Inner {
                     password,
                     Box::new(move |ok| {
                         if let Some(inner) = me.upgrade() {
-                            inner.with(|st| st.login_checked(id, &name, ok));
+                            inner.with(|st| st.login_checked(id, ip, &name, ok));
                         }
                     }),
                 );

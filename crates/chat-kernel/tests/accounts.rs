@@ -266,6 +266,37 @@ fn a_connection_that_leaves_during_its_password_check_logs_nobody_in() {
     assert_eq!(again.wait_lines(&chat, 1), [login_line("bob")]);
 }
 
+#[test]
+fn connections_that_leave_during_their_checks_do_not_lock_the_name() {
+    let chat = with_bob(quiet_config());
+    // More right-password checks than the failure limit, each client gone before its answer:
+    // a finished check no longer counts, whether or not its client is still there.
+    for _ in 0..6 {
+        let c = chat.connect();
+        c.send("login bob pw");
+        c.disconnect();
+    }
+    chat.sync();
+    let c = chat.connect();
+    c.send("login bob pw");
+    assert_eq!(c.wait_lines(&chat, 1), [login_line("bob")]);
+}
+
+#[test]
+fn wrong_guesses_from_connections_that_leave_still_count() {
+    let chat = with_bob(quiet_config());
+    for _ in 0..5 {
+        let c = chat.connect();
+        c.send("login bob nope");
+        c.disconnect();
+    }
+    chat.sync();
+    // Five failures from this address in the window: the right password is not even checked.
+    let c = chat.connect();
+    c.send("login bob pw");
+    assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+}
+
 /// A store whose account writes fail (a full disk, say).
 struct FailingAccounts;
 
