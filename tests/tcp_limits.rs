@@ -81,6 +81,45 @@ fn slow_reader_is_dropped(server_name: &str) {
     watcher.expect_line("[INFO] - [watcher, sender]");
 }
 
+/// A client whose socket is full that logs out and never reads again is closed by the server
+/// after the flush deadline: the lines it will not read do not keep its task and socket alive.
+fn logout_without_reading(server_name: &str) {
+    // A send queue far above what is sent, so the client is not dropped for its queue.
+    let server = Server::chat(
+        server_name,
+        &["--send-queue", "67108864", "--no-flood-limit"],
+    );
+    let mut sender = server.login("sender");
+    let mut stuck = server.login("stuck");
+    sender.expect_line("[SYSTEM INFO] - [stuck] login to chat.");
+    // About 15 MB of broadcasts that `stuck` never reads: far more than loopback socket
+    // buffers hold (a receiver that does not read keeps its window small), so most of it waits
+    // in the server. The sender reads each batch, as a client that keeps up does.
+    let body = "s".repeat(2_500);
+    let expected = format!("[sender]: {body}");
+    for _ in 0..60 {
+        sender.send_raw(format!("msgall {body}\r\n").repeat(BATCH * 4).as_bytes());
+        for _ in 0..BATCH * 4 {
+            let line = sender.read_line();
+            assert!(
+                is_chat(&line, &expected),
+                "{:?}",
+                &line[..line.len().min(60)]
+            );
+        }
+    }
+    stuck.send("logout");
+    sender.expect_line("[SYSTEM INFO] - [stuck] logout from chat.");
+    server.expect_console(&format!(
+        "[{server_name}] - [SERVER INFO] - Connection closed: {} (flush timed out).",
+        stuck.local_addr()
+    ));
+    assert!(
+        !server.console_has("send queue full"),
+        "dropped for its queue instead"
+    );
+}
+
 /// More commands at once than the burst: the dropped ones get `too many requests`;
 /// `--no-flood-limit` turns the limit off.
 fn flood_limit(server_name: &str) {
@@ -212,6 +251,7 @@ fn started_secs(server: &Server) -> usize {
 per_runtime!(
     accept_errors_back_off_and_recover,
     slow_reader_is_dropped,
+    logout_without_reading,
     flood_limit,
     flood_limit_default,
     max_connections

@@ -12,7 +12,7 @@
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
 use std::cell::RefCell;
-use std::future::{pending, poll_fn};
+use std::future::poll_fn;
 use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::pin;
@@ -43,6 +43,8 @@ thread_local! {
 enum End {
     /// The reader: EOF, half-close or a read error. The client may still be reading.
     Reader(String),
+    /// The kernel closed the connection (logout, shutdown): the writer flushes what is queued.
+    Closed,
     /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
     /// write failed.
     Writer(String),
@@ -83,7 +85,10 @@ pub(crate) async fn serve_connection(
         "dropped by server".to_owned()
     }));
     let end = future::or(
-        async { End::Reader(read_loop(&kernel, conn.id, &stream).await) },
+        async {
+            let read = read_loop(&kernel, conn.id, &stream).await;
+            read.map_or(End::Closed, End::Reader)
+        },
         async { End::Writer(writer.as_mut().await) },
     )
     .await;
@@ -94,6 +99,14 @@ pub(crate) async fn serve_connection(
             // holds, and the writer delivers that unless the client stops reading.
             kernel.disconnect(conn.id, &reason);
             let _ = async_std::future::timeout(FLUSH_DEADLINE, writer).await;
+        }
+        End::Closed => {
+            // The kernel closed the outbox after what it holds (logout, shutdown): the writer
+            // delivers that, unless the client stopped reading.
+            match async_std::future::timeout(FLUSH_DEADLINE, writer).await {
+                Ok(reason) => kernel.disconnect(conn.id, &reason),
+                Err(_) => kernel.flush_timed_out(&name, peer),
+            }
         }
     }
 }
@@ -110,9 +123,10 @@ enum Read {
     Ended(String),
 }
 
-/// Reads until EOF or an error and returns the reason. After [`Flow::Close`] it stops reading
-/// and never returns, so that the writer can flush the last lines and end the connection.
-async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> String {
+/// Reads until EOF or an error and returns the reason, or `None` once the kernel closed the
+/// connection ([`Flow::Close`]): then the writer flushes the last lines, for at most
+/// [`FLUSH_DEADLINE`], so a client that logs out and never reads cannot keep its task.
+async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> Option<String> {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
     loop {
         match read_now(kernel, id, socket, &mut decoder) {
@@ -121,12 +135,12 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> St
                 // Parked here, the connection holds no read buffer. (The poll form keeps the one
                 // waker in the socket's own slot; the `readable()` future would carry its own.)
                 if let Err(e) = poll_fn(|cx| socket.poll_readable(cx)).await {
-                    return e.to_string();
+                    return Some(e.to_string());
                 }
                 continue;
             }
-            Read::Closed => return pending().await,
-            Read::Ended(reason) => return reason,
+            Read::Closed => return None,
+            Read::Ended(reason) => return Some(reason),
         }
         // Let the writers this input woke run before reading more: a client streaming commands
         // must not fill everyone's queue before their writers had a turn.

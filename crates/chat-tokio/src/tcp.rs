@@ -12,7 +12,7 @@
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
 use std::cell::RefCell;
-use std::future::{pending, poll_fn};
+use std::future::poll_fn;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -44,6 +44,8 @@ thread_local! {
 enum End {
     /// The reader: EOF, half-close or a read error. The client may still be reading.
     Reader(String),
+    /// The kernel closed the connection (logout, shutdown): the writer flushes what is queued.
+    Closed,
     /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
     /// write failed.
     Writer(String),
@@ -76,7 +78,7 @@ pub(crate) async fn serve_connection(
         }
     });
     let end = tokio::select! {
-        reason = read_loop(&kernel, conn.id, &read_half) => End::Reader(reason),
+        reason = read_loop(&kernel, conn.id, &read_half) => reason.map_or(End::Closed, End::Reader),
         reason = writer.as_mut() => End::Writer(reason),
     };
     match end {
@@ -86,6 +88,14 @@ pub(crate) async fn serve_connection(
             // holds, and the writer delivers that unless the client stops reading.
             kernel.disconnect(conn.id, &reason);
             let _ = tokio::time::timeout(FLUSH_DEADLINE, writer).await;
+        }
+        End::Closed => {
+            // The kernel closed the outbox after what it holds (logout, shutdown): the writer
+            // delivers that, unless the client stopped reading.
+            match tokio::time::timeout(FLUSH_DEADLINE, writer).await {
+                Ok(reason) => kernel.disconnect(conn.id, &reason),
+                Err(_) => kernel.flush_timed_out(&name, peer),
+            }
         }
     }
 }
@@ -102,9 +112,10 @@ enum Read {
     Ended(String),
 }
 
-/// Reads until EOF or an error and returns the reason. After [`Flow::Close`] it stops reading
-/// and never returns, so that the writer can flush the last lines and end the connection.
-async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> String {
+/// Reads until EOF or an error and returns the reason, or `None` once the kernel closed the
+/// connection ([`Flow::Close`]): then the writer flushes the last lines, for at most
+/// [`FLUSH_DEADLINE`], so a client that logs out and never reads cannot keep its task.
+async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Option<String> {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
     loop {
         match read_now(kernel, id, socket, &mut decoder) {
@@ -113,12 +124,12 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Strin
                 // Parked here, the connection holds no read buffer. (The poll form keeps the one
                 // waker in the socket's own slot; the `readable()` future would carry its own.)
                 if let Err(e) = poll_fn(|cx| socket.as_ref().poll_read_ready(cx)).await {
-                    return e.to_string();
+                    return Some(e.to_string());
                 }
                 continue;
             }
-            Read::Closed => return pending().await,
-            Read::Ended(reason) => return reason,
+            Read::Closed => return None,
+            Read::Ended(reason) => return Some(reason),
         }
         // Let the writers this input woke run before reading more: a client streaming commands
         // must not fill everyone's queue before their writers had a turn.
