@@ -5,6 +5,8 @@
 //! and checking (Argon2id, deliberately slow) run here too, off every runtime's threads; their
 //! results come back through callbacks, which the kernel turns into replies.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
@@ -57,6 +59,9 @@ pub struct Loaded {
 pub struct StoreWorker {
     tx: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Set by [`StoreWorker::stop`]: the process is exiting, so queued password work is
+    /// answered at once instead of hashed (history is still written), and exit stays prompt.
+    stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Job {
@@ -81,14 +86,17 @@ impl StoreWorker {
             history: store.load_history(HISTORY_KEPT)?,
         };
         let (tx, rx) = channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || run(store, rx, on_error))
+            .spawn(move || run(store, rx, on_error, &flag))
             .map_err(|e| StoreError::Hash(format!("cannot start store thread: {e}")))?;
         Ok((
             StoreWorker {
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                stopping,
             },
             loaded,
         ))
@@ -137,11 +145,18 @@ impl StoreWorker {
         }
     }
 
-    /// Finishes every queued job and stops the thread.
+    /// Writes every queued history record, answers queued password work as failed (the
+    /// process is exiting: nobody waits for it, and Argon2 would delay the exit) and stops the
+    /// thread.
     pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         self.tx.lock().take();
         if let Some(thread) = self.thread.lock().take() {
-            let _ = thread.join();
+            // Stopped from a callback on the store thread itself (its last handle dropped
+            // there): the thread ends on its own once the channel is closed.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -152,7 +167,7 @@ impl Drop for StoreWorker {
     }
 }
 
-fn run(mut store: Box<dyn Store>, rx: Receiver<Job>, on_error: ErrorSink) {
+fn run(mut store: Box<dyn Store>, rx: Receiver<Job>, on_error: ErrorSink, stopping: &AtomicBool) {
     let mut next = rx.recv().ok();
     while let Some(job) = next.take() {
         match job {
@@ -171,10 +186,14 @@ fn run(mut store: Box<dyn Store>, rx: Receiver<Job>, on_error: ErrorSink) {
                 if let Err(e) = store.append_history(&batch) {
                     on_error(e);
                 }
-                if next.is_none() {
+                if next.is_none() && !stopping.load(Ordering::Relaxed) {
                     std::thread::sleep(BATCH_PAUSE);
                 }
             }
+            Job::Register { done, .. } if stopping.load(Ordering::Relaxed) => {
+                done(Err(StoreError::Stopped));
+            }
+            Job::Verify { done, .. } if stopping.load(Ordering::Relaxed) => done(false),
             Job::Register {
                 name,
                 password,
@@ -267,5 +286,69 @@ mod tests {
         );
         assert!(rx.recv().unwrap(), "duplicate account refused");
         worker.stop();
+    }
+
+    /// A store that records the history it is asked to write.
+    struct Recording(Arc<Mutex<Vec<String>>>);
+
+    impl Store for Recording {
+        fn load_accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn insert_account(&mut self, _: &Account) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn append_history(&mut self, records: &[HistoryRecord]) -> Result<(), StoreError> {
+            let mut written = self.0.lock();
+            written.extend(records.iter().map(|r| r.text.clone()));
+            Ok(())
+        }
+        fn load_history(&mut self, _: usize) -> Result<Vec<HistoryRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn stop_writes_queued_history_but_answers_queued_password_work_unchecked() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let store = Recording(Arc::clone(&written));
+        let (worker, _) = StoreWorker::start(Box::new(store), Box::new(|_| {})).unwrap();
+        let good = hash("pw").unwrap();
+        const CHECKS: usize = 100;
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..CHECKS {
+            let tx = tx.clone();
+            worker.verify(
+                good.clone(),
+                "pw".into(),
+                Box::new(move |ok| tx.send(ok).unwrap()),
+            );
+        }
+        let (reg_tx, reg_rx) = mpsc::channel();
+        worker.register(
+            "late".into(),
+            "pw".into(),
+            Box::new(move |r| reg_tx.send(r.is_err()).unwrap()),
+        );
+        worker.append(HistoryRecord {
+            time: chrono::Utc::now(),
+            room: None,
+            from: "bob".into(),
+            text: "queued last".into(),
+        });
+        worker.stop();
+        drop(tx);
+        let answers: Vec<bool> = rx.iter().collect();
+        assert_eq!(answers.len(), CHECKS, "every check answered");
+        // At most the checks already running when stop() came were really made.
+        assert!(
+            answers.iter().filter(|ok| **ok).count() < CHECKS / 2,
+            "{answers:?}"
+        );
+        assert!(
+            reg_rx.recv().unwrap(),
+            "a registration after stop is refused"
+        );
+        assert_eq!(*written.lock(), ["queued last"]);
     }
 }
