@@ -12,10 +12,13 @@
 //! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
 //! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
 //! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
+//! - `gather`: `chat_web::GatherStream` for tokio's I/O traits (the socket under
+//!   tokio-tungstenite).
 
 #![warn(missing_docs)]
 
 mod accept;
+mod gather;
 mod tcp;
 mod ws;
 

@@ -14,10 +14,13 @@ use chat_kernel::shutdown::Shutdown;
 use chat_web::{Action, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::gather::GatherStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-/// Bytes read from the socket at a time while the head is incomplete.
+/// Bytes read from the socket at a time while the head is incomplete. The buffer is on the
+/// heap, for the head only: an array here would sit in every connection's task for its life.
 const READ_CHUNK: usize = 4 * 1024;
 
 /// Serves one accepted connection on a WebSocket port (HTTP page or WebSocket upgrade).
@@ -47,17 +50,23 @@ pub(crate) async fn serve_connection(
     }
     let config = chat_web::websocket_config(kernel.limits());
     let mut ws = WebSocketStream::from_partially_read(
-        stream,
+        GatherStream::new(stream),
         head.into_leftover(),
         Role::Server,
         Some(config),
     )
     .await;
-    if chat_web::serve_websocket(&kernel, &server, peer, &mut ws, tokio::time::sleep).await {
+    let completed =
+        chat_web::serve_websocket(&kernel, &server, peer, &mut ws, tokio::time::sleep).await;
+    // What tungstenite wrote last (its close frame) may still be gathered: send it, within
+    // the linger time.
+    let mut socket = ws.into_inner();
+    let _ = tokio::time::timeout(LINGER, socket.flush()).await;
+    if completed {
         // The closing handshake is complete: nothing more can come from the client.
         return;
     }
-    linger(ws.into_inner()).await;
+    linger(socket.into_inner()).await;
 }
 
 /// Reads until the head has an answer, within [`HEAD_TIMEOUT`]; `None` when the client went
@@ -69,7 +78,7 @@ async fn read_head(
     shutdown: &Shutdown,
 ) -> Option<Response> {
     let reading = async {
-        let mut buf = [0u8; READ_CHUNK];
+        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             let n = stream.read(&mut buf).await.ok()?;
             if n == 0 {
@@ -91,7 +100,7 @@ async fn read_head(
 async fn linger(mut stream: TcpStream) {
     let _ = stream.shutdown().await;
     let draining = async {
-        let mut buf = [0u8; READ_CHUNK];
+        let mut buf = vec![0u8; READ_CHUNK];
         while let Ok(1..) = stream.read(&mut buf).await {}
     };
     let _ = tokio::time::timeout(LINGER, draining).await;

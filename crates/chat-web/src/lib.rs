@@ -10,7 +10,8 @@
 //! 2. Write [`Response::bytes`].
 //! 3. [`Action::Upgrade`]: wrap the socket as a server-side WebSocket with
 //!    tungstenite's `from_partially_read(socket, head.into_leftover(),
-//!    Role::Server, config)`. [`Action::Close`]: close the socket.
+//!    Role::Server, config)`, the socket inside a [`GatherStream`] (tokio: the same around
+//!    tokio's traits). [`Action::Close`]: close the socket.
 //!
 //! ```
 //! use chat_web::{Action, HeadBuffer, Page};
@@ -51,9 +52,12 @@
 //! - `websocket`: [`serve_websocket`], one upgraded connection between a
 //!   tungstenite stream and the kernel (reader, writer, idle pings, close
 //!   codes), shared by the three runtimes; [`websocket_config`].
+//! - `gather`: [`GatherStream`] (futures-io) and its core [`Gather`], the write buffer under
+//!   tungstenite that is released when a batch is written, so idle connections keep none.
 
 #![warn(missing_docs)]
 
+mod gather;
 mod handshake;
 mod head;
 mod page;
@@ -61,6 +65,7 @@ mod response;
 mod route;
 mod websocket;
 
+pub use gather::{GATHER_LIMIT, Gather, GatherStream};
 pub use head::{DEFAULT_HEAD_LIMIT, HEAD_TIMEOUT, HeadBuffer, HeadError, MAX_HEADERS};
 pub use page::{Page, SERVER_PLACEHOLDER, TEMPLATE};
 pub use response::{Action, Response};

@@ -54,19 +54,20 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// reads it.
 pub const LINGER: Duration = Duration::from_secs(1);
 
-/// Read buffer of a connection. tungstenite allocates it eagerly; the default (128 KiB) would
-/// cost a gigabyte at the connection limit.
-const READ_BUFFER: usize = 4 * 1024;
-
-/// Output collected before tungstenite writes to the socket; a batch is flushed at its end.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// Read buffer of a connection. tungstenite allocates it eagerly and keeps it, so it is sized
+/// for what clients send (a command is a few dozen bytes; a larger frame grows it as needed):
+/// the default (128 KiB) would cost a gigabyte at the connection limit.
+const READ_BUFFER: usize = 512;
 
 /// The tungstenite configuration of a server-side connection: messages and frames up to
-/// `--max-ws-message`, small buffers.
+/// `--max-ws-message`, a small read buffer, and no write buffer of tungstenite's own: each
+/// frame goes straight to the [`GatherStream`](crate::GatherStream) under it, which writes a
+/// batch at once and keeps no memory between batches (tungstenite's buffer keeps its largest
+/// size for the connection's life).
 pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
+        .write_buffer_size(0)
         .max_message_size(Some(limits.max_ws_message))
         .max_frame_size(Some(limits.max_ws_message))
 }
@@ -378,6 +379,10 @@ mod tests {
         assert_eq!(config.max_message_size, Some(1234));
         assert_eq!(config.max_frame_size, Some(1234));
         assert_eq!(config.read_buffer_size, READ_BUFFER);
+        assert_eq!(
+            config.write_buffer_size, 0,
+            "frames go straight to the GatherStream"
+        );
     }
 
     #[test]

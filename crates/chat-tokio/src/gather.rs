@@ -1,0 +1,78 @@
+//! [`chat_web::GatherStream`] for tokio's I/O traits: the socket under tokio-tungstenite,
+//! whose writes are gathered until tungstenite flushes (see `chat_web`'s `gather` module).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use chat_web::Gather;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A tokio socket whose writes are gathered until flushed.
+#[derive(Debug)]
+pub(crate) struct GatherStream<S> {
+    inner: S,
+    gather: Gather,
+}
+
+impl<S> GatherStream<S> {
+    /// Wraps `inner`.
+    pub(crate) fn new(inner: S) -> Self {
+        GatherStream {
+            inner,
+            gather: Gather::default(),
+        }
+    }
+
+    /// The socket back (what was not flushed is dropped).
+    pub(crate) fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for GatherStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for GatherStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        this.gather
+            .poll_write(data, |bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        match this
+            .gather
+            .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
+        {
+            Poll::Ready(Ok(())) => Pin::new(inner).poll_flush(cx),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        match this
+            .gather
+            .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
+        {
+            Poll::Ready(Ok(())) => Pin::new(inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+}
