@@ -17,6 +17,9 @@ use crate::shared::{ClientConfig, Phase};
 use crate::sys;
 use crate::target::Target;
 
+/// How long the connections are held, all synced, before the server's memory is sampled.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
 /// A validated idle run.
 #[derive(Debug, Clone)]
 pub struct IdleConfig {
@@ -150,6 +153,11 @@ pub async fn run_idle(cfg: &IdleConfig) -> Result<(IdleReport, HeldConnections),
             Ok(Some(_)) => synced += 1,
             Ok(None) | Err(_) => break,
         }
+    }
+    // Idle means at rest: the login broadcasts are delivered, and the server has had a moment
+    // to give back what they took (it returns freed memory about once a second).
+    if cfg.server_pid.is_some() {
+        tokio::time::sleep(SETTLE).await;
     }
     let after = cfg.server_pid.map(sample).transpose()?;
     let (rss_before, rss_after) = (before.map(|s| s.rss_kib), after.map(|s| s.rss_kib));
