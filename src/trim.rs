@@ -4,7 +4,7 @@
 //! moment; once the queues drain, the memory is free but glibc's allocator keeps it, scattered
 //! between live allocations, so the process's RSS stays at the storm's peak: about 6 KiB per
 //! idle connection instead of the 2.5 KiB live. Once a second a thread of its own asks the
-//! allocator how much it holds unused, and past [`TRIM_ABOVE`] returns it (`malloc_trim`),
+//! allocator how much it holds unused, and past [`TRIM_ABOVE`] (1 MiB) returns it (`malloc_trim`),
 //! which hands back whole free pages wherever they are. At rest both calls cost microseconds.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 /// How often the allocator is asked.
 const PERIOD: Duration = Duration::from_secs(1);
 /// Free memory the allocator may keep before it is asked to return it.
-const TRIM_ABOVE: usize = 4 << 20;
+const TRIM_ABOVE: usize = 1 << 20;
 
 /// Starts the trimming thread; without glibc, does nothing. A thread that cannot start only
 /// costs memory, so that is not an error.

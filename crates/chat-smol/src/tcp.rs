@@ -190,6 +190,9 @@ async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> String {
                 if batch.capacity() > KEEP_BATCH {
                     batch = Vec::new();
                 }
+                // Unlike the tokio and async-std writers, no yield here before writing: on
+                // smol's executor it made fan-out slower, not faster (bench, 1,000 clients and
+                // 10 senders: 4,141 ns of server CPU per delivery with it, 1,462-1,663 without).
                 outbox.next_batch(&mut batch).await
             }
         };

@@ -174,7 +174,15 @@ async fn write_loop(outbox: &Outbox, mut socket: OwnedWriteHalf) -> String {
                 if batch.capacity() > KEEP_BATCH {
                     batch = Vec::new();
                 }
-                outbox.next_batch(&mut batch).await
+                let more = outbox.next_batch(&mut batch).await;
+                if more {
+                    // Woken by the first message: let the other readers that are ready run
+                    // first, so this write carries what they add too (fan-out: one write per
+                    // several deliveries instead of one each).
+                    tokio::task::yield_now().await;
+                    let _ = outbox.try_batch(&mut batch);
+                }
+                more
             }
         };
         if !more {
