@@ -113,6 +113,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for GatherStream<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> GatherStream<S> {
+    /// Hands everything gathered to the socket (flush and close both start with it).
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let inner = &mut self.inner;
+        self.gather
+            .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for GatherStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -127,24 +136,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for GatherStream<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let inner = &mut this.inner;
-        match this
-            .gather
-            .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
-        {
-            Poll::Ready(Ok(())) => Pin::new(inner).poll_flush(cx),
+        match this.poll_send(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
             other => other,
         }
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let inner = &mut this.inner;
-        match this
-            .gather
-            .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
-        {
-            Poll::Ready(Ok(())) => Pin::new(inner).poll_close(cx),
+        match this.poll_send(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_close(cx),
             other => other,
         }
     }
