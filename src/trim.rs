@@ -7,11 +7,14 @@
 //! allocator how much it holds unused, and past [`TRIM_ABOVE`] (1 MiB) returns it (`malloc_trim`),
 //! which hands back whole free pages wherever they are. At rest both calls cost microseconds.
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 use std::time::Duration;
 
 /// How often the allocator is asked.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const PERIOD: Duration = Duration::from_secs(1);
 /// Free memory the allocator may keep before it is asked to return it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_ABOVE: usize = 1 << 20;
 
 /// Starts the trimming thread; without glibc, does nothing. A thread that cannot start only
