@@ -50,14 +50,16 @@ pub(crate) async fn serve_connection(
         return;
     }
     let config = chat_web::websocket_config(kernel.limits());
+    let socket = GatherStream::new(stream);
+    let wire = socket.wire();
     let mut ws = WebSocketStream::from_partially_read(
-        GatherStream::new(stream),
+        socket,
         head.into_leftover(),
         Role::Server,
         Some(config),
     )
     .await;
-    let completed = chat_web::serve_websocket(&kernel, &server, peer, &mut ws, sleep).await;
+    let completed = chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, sleep).await;
     // What tungstenite wrote last (its close frame) may still be gathered: send it, within
     // the linger time.
     let mut socket = ws.into_inner();

@@ -1,27 +1,33 @@
 //! [`chat_web::GatherStream`] for tokio's I/O traits: the socket under tokio-tungstenite,
-//! whose writes are gathered until tungstenite flushes (see `chat_web`'s `gather` module).
+//! whose writes are gathered in the connection's [`Wire`] (shared with the writer) until
+//! tungstenite flushes (see `chat_web`'s `gather` module).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use chat_web::Gather;
+use chat_web::Wire;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A tokio socket whose writes are gathered until flushed.
 #[derive(Debug)]
 pub(crate) struct GatherStream<S> {
     inner: S,
-    gather: Gather,
+    wire: Wire,
 }
 
 impl<S> GatherStream<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, with a new wire.
     pub(crate) fn new(inner: S) -> Self {
         GatherStream {
             inner,
-            gather: Gather::default(),
+            wire: Wire::default(),
         }
+    }
+
+    /// Another handle to this stream's wire, for the writer.
+    pub(crate) fn wire(&self) -> Wire {
+        self.wire.clone()
     }
 
     /// The socket back (what was not flushed is dropped).
@@ -44,7 +50,7 @@ impl<S: AsyncWrite + Unpin> GatherStream<S> {
     /// Hands everything gathered to the socket (flush and close both start with it).
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let inner = &mut self.inner;
-        self.gather
+        self.wire
             .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
     }
 }
@@ -57,7 +63,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for GatherStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let inner = &mut this.inner;
-        this.gather
+        this.wire
             .poll_write(data, |bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
     }
 

@@ -1,21 +1,34 @@
-//! A write buffer under tungstenite that an idle connection does not keep.
+//! The write buffer under tungstenite, shared with the writer, that an idle connection does not
+//! keep.
 //!
 //! tungstenite gathers outgoing frames in a buffer of its own, and that buffer keeps its
 //! largest size for the connection's life: after a burst (a login storm sends every login to
 //! everyone), every idle WebSocket connection held 16 KiB it no longer needed. The WebSocket
 //! front-ends therefore run tungstenite with a write buffer of 0 (each frame is handed on at
-//! once) over a [`GatherStream`], which collects the frames of a batch and writes them in one
-//! call when tungstenite flushes, then releases its memory. One write still carries a whole
-//! batch; at rest a connection holds no write buffer.
+//! once) over a [`GatherStream`], which collects frames in the connection's [`Wire`] and writes
+//! them in one call when tungstenite flushes, then releases the memory.
 //!
-//! [`Gather`] is the runtime-free core; [`GatherStream`] wraps a `futures-io` socket (async-std,
-//! smol); the tokio front-end wraps its socket the same way with tokio's traits.
+//! The writer does not hand its text frames to tungstenite at all: it encodes a whole batch
+//! into the same [`Wire`] ([`Wire::push_text_frames`]), then asks tungstenite to flush, which
+//! writes everything in one call (and wakes whichever task waits for the socket, through
+//! tungstenite's own waker handling). tungstenite still writes the control frames (pong, ping,
+//! close). Every write to the wire is whole frames under its lock, so frames never interleave;
+//! once tungstenite has written a close frame the wire refuses data frames, so nothing follows it.
+//!
+//! [`Gather`] is the runtime-free buffer; [`GatherStream`] wraps a `futures-io` socket
+//! (async-std, smol); the tokio front-end wraps its socket the same way with tokio's traits.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use futures_util::io::{AsyncRead, AsyncWrite};
+use parking_lot::Mutex;
+
+use crate::frame::{encode_text, holds_close};
 
 /// Above this many pending bytes a write first tries to hand them to the socket, so a client
 /// that stops reading pushes back instead of growing the buffer without bound.
@@ -60,6 +73,15 @@ impl Gather {
         Poll::Ready(Ok(data.len()))
     }
 
+    /// Appends bytes with `fill`, whatever is pending (the caller bounds what it adds).
+    fn extend(&mut self, fill: impl FnOnce(&mut Vec<u8>)) {
+        if self.written > 0 {
+            self.buf.drain(..self.written);
+            self.written = 0;
+        }
+        fill(&mut self.buf);
+    }
+
     /// Hands everything pending to the socket (`write`, called until it is all taken or the
     /// socket is full); once it is all written, the buffer's memory is released.
     pub fn poll_drain(
@@ -81,20 +103,92 @@ impl Gather {
     }
 }
 
-/// A `futures-io` socket whose writes are gathered until flushed (see the module doc).
+/// A connection's pending output, shared by tungstenite (through its [`GatherStream`]) and the
+/// writer (see the module doc). Cloning gives another handle to the same wire.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    shared: Arc<Mutex<WireState>>,
+}
+
+#[derive(Debug, Default)]
+struct WireState {
+    gather: Gather,
+    /// tungstenite wrote a close frame: no data frame may follow it.
+    closed: bool,
+}
+
+/// tungstenite has written a close frame: the connection takes no more data frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("close frame sent")]
+pub struct WireClosed;
+
+impl Wire {
+    /// Takes whole frames from tungstenite, all or none (see [`Gather::poll_write`]), and notes
+    /// a close frame among them.
+    pub fn poll_write(
+        &self,
+        frames: &[u8],
+        write: impl FnMut(&[u8]) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        let mut st = self.shared.lock();
+        let taken = st.gather.poll_write(frames, write);
+        if matches!(taken, Poll::Ready(Ok(_))) && holds_close(frames) {
+            st.closed = true;
+        }
+        taken
+    }
+
+    /// Hands everything pending to the socket (see [`Gather::poll_drain`]).
+    pub fn poll_drain(
+        &self,
+        write: impl FnMut(&[u8]) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<()>> {
+        self.shared.lock().gather.poll_drain(write)
+    }
+
+    /// Appends one text frame per payload (each without its trailing `\r\n`), to be written at
+    /// the next flush. The kernel renders only UTF-8, so the frames are valid text frames.
+    /// Fails, appending nothing, once tungstenite has written a close frame.
+    pub fn push_text_frames(&self, payloads: &[Bytes]) -> Result<(), WireClosed> {
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(WireClosed);
+        }
+        st.gather.extend(|buf| {
+            for payload in payloads {
+                let body = payload.strip_suffix(b"\r\n").unwrap_or(payload);
+                encode_text(body, buf);
+            }
+        });
+        Ok(())
+    }
+
+    /// Bytes waiting for the socket.
+    pub fn pending(&self) -> usize {
+        self.shared.lock().gather.pending()
+    }
+}
+
+/// A `futures-io` socket whose writes are gathered in its [`Wire`] until flushed (see the
+/// module doc).
 #[derive(Debug)]
 pub struct GatherStream<S> {
     inner: S,
-    gather: Gather,
+    wire: Wire,
 }
 
 impl<S> GatherStream<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, with a new wire.
     pub fn new(inner: S) -> Self {
         GatherStream {
             inner,
-            gather: Gather::default(),
+            wire: Wire::default(),
         }
+    }
+
+    /// Another handle to this stream's wire, for the writer.
+    pub fn wire(&self) -> Wire {
+        self.wire.clone()
     }
 
     /// The socket back (what was not flushed is dropped).
@@ -117,7 +211,7 @@ impl<S: AsyncWrite + Unpin> GatherStream<S> {
     /// Hands everything gathered to the socket (flush and close both start with it).
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let inner = &mut self.inner;
-        self.gather
+        self.wire
             .poll_drain(|bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
     }
 }
@@ -130,7 +224,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for GatherStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let inner = &mut this.inner;
-        this.gather
+        this.wire
             .poll_write(data, |bytes| Pin::new(&mut *inner).poll_write(cx, bytes))
     }
 
@@ -225,5 +319,53 @@ mod tests {
         let _ = g.poll_write(b"abc", |_: &[u8]| Poll::Ready(Ok(0)));
         let drained = g.poll_drain(|_: &[u8]| Poll::Ready(Ok(0)));
         assert!(matches!(drained, Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::WriteZero));
+    }
+
+    #[test]
+    fn the_writer_frames_a_batch_and_the_flush_writes_it_in_one_call() {
+        let wire = Wire::default();
+        let batch = [
+            Bytes::from_static(b"[INFO] - a\r\n"),
+            Bytes::from_static(b"no line end"),
+        ];
+        wire.push_text_frames(&batch).unwrap();
+        let mut calls = Vec::new();
+        let drained = wire.poll_drain(|bytes: &[u8]| {
+            calls.push(bytes.to_vec());
+            Poll::Ready(Ok(bytes.len()))
+        });
+        assert!(matches!(drained, Poll::Ready(Ok(()))));
+        assert_eq!(calls, [b"\x81\x0a[INFO] - a\x81\x0bno line end".to_vec()]);
+    }
+
+    #[test]
+    fn after_tungstenite_writes_a_close_frame_no_data_frame_follows() {
+        let wire = Wire::default();
+        let (mut out, mut room) = (Vec::new(), 0);
+        // A pong is not a close.
+        let _ = wire.poll_write(b"\x8a\x00", socket(&mut out, &mut room));
+        wire.push_text_frames(&[Bytes::from_static(b"x\r\n")])
+            .unwrap();
+        let _ = wire.poll_write(b"\x88\x02\x03\xe8", socket(&mut out, &mut room));
+        assert_eq!(
+            wire.push_text_frames(&[Bytes::from_static(b"late\r\n")]),
+            Err(WireClosed)
+        );
+        let mut room = usize::MAX;
+        assert!(wire.poll_drain(socket(&mut out, &mut room)).is_ready());
+        assert_eq!(out, b"\x8a\x00\x81\x01x\x88\x02\x03\xe8");
+    }
+
+    #[test]
+    fn a_refused_close_frame_does_not_close_the_wire() {
+        let wire = Wire::default();
+        let (mut out, mut room) = (Vec::new(), 0);
+        let _ = wire.poll_write(&vec![0x82; GATHER_LIMIT], socket(&mut out, &mut room));
+        let refused = wire.poll_write(b"\x88\x00", socket(&mut out, &mut room));
+        assert!(refused.is_pending());
+        assert!(
+            wire.push_text_frames(&[]).is_ok(),
+            "the close was not taken"
+        );
     }
 }

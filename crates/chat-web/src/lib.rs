@@ -11,7 +11,7 @@
 //! 3. [`Action::Upgrade`]: wrap the socket as a server-side WebSocket with
 //!    tungstenite's `from_partially_read(socket, head.into_leftover(),
 //!    Role::Server, config)`, the socket inside a [`GatherStream`] (tokio: the same around
-//!    tokio's traits). [`Action::Close`]: close the socket.
+//!    tokio's traits), and pass the stream's [`Wire`] to [`serve_websocket`]. [`Action::Close`]: close the socket.
 //!
 //! ```
 //! use chat_web::{Action, HeadBuffer, Page};
@@ -52,11 +52,15 @@
 //! - `websocket`: [`serve_websocket`], one upgraded connection between a
 //!   tungstenite stream and the kernel (reader, writer, idle pings, close
 //!   codes), shared by the three runtimes; [`websocket_config`].
-//! - `gather`: [`GatherStream`] (futures-io) and its core [`Gather`], the write buffer under
-//!   tungstenite that is released when a batch is written, so idle connections keep none.
+//! - `gather`: [`Wire`], a connection's pending output, shared by tungstenite and the writer
+//!   and released when a batch is written, so idle connections keep none; [`GatherStream`]
+//!   (futures-io), the socket under tungstenite that writes into it; its core [`Gather`].
+//! - `frame`: [`encode_text`], the server text frame the writer encodes itself (no
+//!   per-recipient trip through tungstenite), and [`holds_close`].
 
 #![warn(missing_docs)]
 
+mod frame;
 mod gather;
 mod handshake;
 mod head;
@@ -65,7 +69,8 @@ mod response;
 mod route;
 mod websocket;
 
-pub use gather::{GATHER_LIMIT, Gather, GatherStream};
+pub use frame::{encode_text, holds_close};
+pub use gather::{GATHER_LIMIT, Gather, GatherStream, Wire, WireClosed};
 pub use head::{DEFAULT_HEAD_LIMIT, HEAD_TIMEOUT, HeadBuffer, HeadError, MAX_HEADERS};
 pub use page::{Page, SERVER_PLACEHOLDER, TEMPLATE};
 pub use response::{Action, Response};

@@ -12,9 +12,10 @@
 //!   flushes it;
 //! - the idle rule: a client silent for [`Limits::ws_idle`] is pinged, and dropped when it is
 //!   silent as long again;
-//! - a writer: each batch of the connection's [`Outbox`] becomes text frames (a payload without
-//!   its `\r\n`, zero-copy), fed together and flushed once; when the kernel closes the outbox
-//!   (logout, shutdown) the writer sends a close frame after the last line;
+//! - a writer: each batch of the connection's [`Outbox`] is encoded as text frames (a payload
+//!   without its `\r\n`) straight into the connection's [`Wire`], then flushed through
+//!   tungstenite in one write; only pings go through tungstenite as messages; when the kernel
+//!   closes the outbox (logout, shutdown) the writer sends a close frame after the last line;
 //! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
 //!
 //! The reader and writer run concurrently on the two halves of the stream, so a client that
@@ -44,6 +45,8 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
+
+use crate::Wire;
 
 /// How long the server waits for its close frame to go out and for the client's close reply.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -86,7 +89,8 @@ pub fn text_frame(payload: Bytes) -> Option<Message> {
 /// Serves one upgraded connection until it ends, and sends its close frame.
 ///
 /// `ws` is the server-side stream (tokio-tungstenite or async-tungstenite, configured with
-/// [`websocket_config`]); `sleep` is the runtime's timer. Returns `true` when the closing
+/// [`websocket_config`]) over a `GatherStream` whose [`Wire`] is `wire`; `sleep` is the
+/// runtime's timer. Returns `true` when the closing
 /// handshake completed (the client sent its close frame, so nothing more can come from it):
 /// the front-end may then drop the socket at once; otherwise it closes the socket with a
 /// linger (see [`LINGER`]).
@@ -95,6 +99,7 @@ pub async fn serve_websocket<W, S, F>(
     server: &Arc<str>,
     peer: SocketAddr,
     ws: &mut W,
+    wire: &Wire,
     sleep: S,
 ) -> bool
 where
@@ -103,7 +108,7 @@ where
     F: Future<Output = ()>,
 {
     let after = match kernel.connect(server, peer, Transport::WebSocket) {
-        Ok(connection) => session(kernel, connection, ws, &sleep).await,
+        Ok(connection) => session(kernel, connection, ws, wire, &sleep).await,
         Err(Refused::ServerFull(payload)) => {
             if let Some(frame) = text_frame(payload) {
                 let _ = ws.feed(frame).await;
@@ -193,7 +198,13 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 }
 
 /// Runs a registered connection; returns what is left to do.
-async fn session<W, S, F>(kernel: &Kernel, connection: Connection, ws: &mut W, sleep: &S) -> After
+async fn session<W, S, F>(
+    kernel: &Kernel,
+    connection: Connection,
+    ws: &mut W,
+    wire: &Wire,
+    sleep: &S,
+) -> After
 where
     W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
     S: Fn(Duration) -> F,
@@ -205,7 +216,7 @@ where
     let end = {
         let (sink, stream) = ws.split();
         let reader = pin!(read(kernel, id, stream, &ping_tx, sleep));
-        let writer = write(&outbox, sink, &ping_rx);
+        let writer = write(&outbox, wire, sink, &ping_rx);
         let mut writing = pin!(async {
             match select(pin!(writer), outbox.aborted()).await {
                 Either::Left((end, _)) => end,
@@ -313,8 +324,14 @@ where
     }
 }
 
-/// The writer: outbox batches to text frames (one flush per batch), pings on request.
-async fn write<K>(outbox: &Outbox, mut sink: K, ping: &async_channel::Receiver<()>) -> End
+/// The writer: outbox batches to text frames in the wire (one flush per batch), pings on
+/// request.
+async fn write<K>(
+    outbox: &Outbox,
+    wire: &Wire,
+    mut sink: K,
+    ping: &async_channel::Receiver<()>,
+) -> End
 where
     K: Sink<Message, Error = WsError> + Unpin,
 {
@@ -332,17 +349,16 @@ where
         if !more {
             break;
         }
-        for payload in batch.drain(..) {
-            if let Some(frame) = text_frame(payload)
-                && let Err(error) = sink.feed(frame).await
-            {
-                return End::from(error);
-            }
+        // Encoded here, once per recipient and batch; tungstenite only flushes the wire (and
+        // wakes this task through its own waker handling when the socket is full).
+        if wire.push_text_frames(&batch).is_err() {
+            // tungstenite answered the client's close frame: the reader sees the end.
+            return End::Closed;
         }
+        recycle(&mut batch);
         if let Err(error) = sink.flush().await {
             return End::from(error);
         }
-        recycle(&mut batch);
     }
     match outbox.closing() {
         Some(Closing::Abort) => End::Aborted,
