@@ -277,6 +277,8 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
                     cpu_precise: precise,
                     cpu_ns_per_delivery: (r.deliveries_received > 0)
                         .then(|| ns as f64 / r.deliveries_received as f64),
+                    user_ms: after.user_ns.saturating_sub(before.user_ns) as f64 / 1e6,
+                    system_ms: after.system_ns.saturating_sub(before.system_ns) as f64 / 1e6,
                     rss_kib: after.rss_kib,
                     rss_peak_kib: after.rss_peak_kib,
                 });

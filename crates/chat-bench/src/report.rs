@@ -51,6 +51,13 @@ pub struct ServerStats {
     pub cpu_precise: bool,
     /// Server CPU nanoseconds per delivery received.
     pub cpu_ns_per_delivery: Option<f64>,
+    /// Of `cpu_ms`, the part in user space (clock-tick resolution), ms.
+    #[serde(default)]
+    pub user_ms: f64,
+    /// Of `cpu_ms`, the part in the Linux kernel (clock-tick resolution), ms. On loopback this
+    /// includes the receivers' network processing and wake-ups, which the sender pays for.
+    #[serde(default)]
+    pub system_ms: f64,
     /// Resident memory at the end, KiB.
     pub rss_kib: u64,
     /// Peak resident memory, KiB.
@@ -258,10 +265,12 @@ impl Display for LoadReport {
         if let Some(s) = &self.server {
             write!(
                 f,
-                "\nserver CPU       {:.1} ms{} (pid {}){}",
+                "\nserver CPU       {:.1} ms{} (pid {}; user {:.0} ms, system {:.0} ms){}",
                 s.cpu_ms,
                 if s.cpu_precise { "" } else { " (10 ms ticks)" },
                 s.pid,
+                s.user_ms,
+                s.system_ms,
                 s.cpu_ns_per_delivery
                     .map(|ns| format!(", {ns:.0} ns per delivery"))
                     .unwrap_or_default()
@@ -353,9 +362,11 @@ mod tests {
             timed_out: true,
             server: Some(ServerStats {
                 pid: 42,
-                cpu_ms: 1.5,
+                cpu_ms: 3.0,
                 cpu_precise: true,
                 cpu_ns_per_delivery: Some(83.3),
+                user_ms: 1.0,
+                system_ms: 2.0,
                 rss_kib: 900,
                 rss_peak_kib: 1000,
             }),
@@ -369,6 +380,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("83 ns per delivery"), "{text}");
+        assert!(text.contains("user 1 ms, system 2 ms"), "{text}");
         let json = serde_json::to_string(&r).unwrap();
         let back: LoadReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);

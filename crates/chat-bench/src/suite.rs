@@ -237,9 +237,9 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
                     eprintln!("        {}", load_summary(&report));
                     successes += 1;
                     if w == Workload::FanOut {
-                        r.fan_out = Some(report);
+                        r.fan_out = Some(*report);
                     } else {
-                        r.all_send = Some(report);
+                        r.all_send = Some(*report);
                     }
                 }
                 Ok(Outcome::Idle(report)) => {
@@ -283,7 +283,7 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
 
 /// What one workload produced.
 enum Outcome {
-    Load(LoadReport),
+    Load(Box<LoadReport>),
     Idle(IdleReport),
 }
 
@@ -326,7 +326,8 @@ fn run_workload(
         }
         _ => {
             let cfg = plan.load(w, target, pid);
-            rt.block_on(run_load(&cfg)).map(Outcome::Load)
+            rt.block_on(run_load(&cfg))
+                .map(|r| Outcome::Load(Box::new(r)))
         }
     };
     let died = !server.is_running() && w != Workload::Idle;
@@ -350,8 +351,14 @@ fn load_summary(r: &LoadReport) -> String {
         per_second(r.deliveries_per_s),
         micros(r.latency.p99_us)
     );
-    if let Some(ns) = r.server.as_ref().and_then(|s| s.cpu_ns_per_delivery) {
-        let _ = write!(s, ", {ns:.0} ns server CPU per delivery");
+    if let Some(server) = &r.server
+        && let Some(ns) = server.cpu_ns_per_delivery
+    {
+        let user = server.user_ms * 1e6 / r.deliveries_received.max(1) as f64;
+        let _ = write!(
+            s,
+            ", {ns:.0} ns server CPU per delivery ({user:.0} in user space)"
+        );
     }
     if r.timed_out {
         s.push_str(", TIMED OUT");
@@ -389,8 +396,8 @@ pub fn table(out: &SuiteResults) -> String {
     );
     t.push('\n');
     t.push_str(
-        "| server | all send: deliveries/s | ns/delivery | p99 | lost \
-         | fan-out: deliveries/s | ns/delivery | p99 | lost | idle: memory/conn |\n",
+        "| server | all send: deliveries/s | ns/delivery (user) | p99 | lost \
+         | fan-out: deliveries/s | ns/delivery (user) | p99 | lost | idle: memory/conn |\n",
     );
     t.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in &out.servers {
@@ -398,12 +405,16 @@ pub fn table(out: &SuiteResults) -> String {
         for (report, key) in [(&r.all_send, "all_send"), (&r.fan_out, "fan_out")] {
             match report {
                 Some(l) => {
-                    let ns = l
-                        .server
-                        .as_ref()
-                        .and_then(|s| s.cpu_ns_per_delivery)
-                        .map(|v| format!("{v:.0}"))
-                        .unwrap_or_else(|| "-".into());
+                    let ns = match (&l.server, l.deliveries_received) {
+                        (Some(s), n @ 1..) => s
+                            .cpu_ns_per_delivery
+                            .map(|v| {
+                                let user = s.user_ms * 1e6 / n as f64;
+                                format!("{v:.0} ({user:.0})")
+                            })
+                            .unwrap_or_else(|| "-".into()),
+                        _ => "-".into(),
+                    };
                     let _ = write!(
                         t,
                         "| {} | {ns} | {} | {}{} ",
@@ -502,12 +513,14 @@ pub(crate) mod tests {
     pub(crate) fn sample_results() -> SuiteResults {
         let load = |dps: f64, ns: f64, p99: f64| LoadReport {
             deliveries_per_s: dps,
+            deliveries_received: 1_000_000,
             latency: Latency {
                 p99_us: p99,
                 ..Latency::default()
             },
             server: Some(ServerStats {
                 cpu_ns_per_delivery: Some(ns),
+                user_ms: ns * 0.4,
                 ..ServerStats::default()
             }),
             ..LoadReport::default()
@@ -544,9 +557,11 @@ pub(crate) mod tests {
     #[test]
     fn table_has_a_row_per_server_and_names_failures() {
         let t = table(&sample_results());
-        assert!(t.contains("| tokio_chat | 1.50 M/s | 110 | 4.00 ms | 0 | 1.30 M/s | 300 | 9.00 ms | 0 | 1.50 KiB |"), "{t}");
+        assert!(t.contains("| tokio_chat | 1.50 M/s | 110 (44) | 4.00 ms | 0 | 1.30 M/s | 300 (120) | 9.00 ms | 0 | 1.50 KiB |"), "{t}");
         assert!(
-            t.contains("| smol_ws_chat | 900.0 k/s | 190 | 8.00 ms | 0 | failed | - | - | - | - |"),
+            t.contains(
+                "| smol_ws_chat | 900.0 k/s | 190 (76) | 8.00 ms | 0 | failed | - | - | - | - |"
+            ),
             "{t}"
         );
         assert!(t.contains("smol_ws_chat fan_out: boom"), "{t}");

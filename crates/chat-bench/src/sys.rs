@@ -60,6 +60,11 @@ fn clock_ticks() -> u64 {
 pub struct ProcSample {
     /// utime + stime from `/proc/PID/stat`, in nanoseconds (clock-tick resolution, usually 10 ms).
     pub cpu_ns: u64,
+    /// utime alone (user space), in nanoseconds, same resolution.
+    pub user_ns: u64,
+    /// stime alone (the Linux kernel working for the process: system calls, and on loopback
+    /// the receiving side's network processing and wake-ups too), in nanoseconds.
+    pub system_ns: u64,
     /// Per-thread on-CPU nanoseconds from `/proc/PID/task/*/schedstat` (nanosecond resolution).
     pub threads_ns: BTreeMap<u32, u64>,
     /// Resident set size in KiB (`VmRSS`).
@@ -71,9 +76,11 @@ pub struct ProcSample {
 /// Reads CPU time and memory of process `pid`.
 pub fn sample_process(pid: u32) -> io::Result<ProcSample> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let cpu_ns = parse_stat_cpu_ticks(&stat)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))?
-        .saturating_mul(1_000_000_000 / clock_ticks());
+    let (utime, stime) = parse_stat_cpu_ticks(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))?;
+    let tick_ns = 1_000_000_000 / clock_ticks();
+    let (user_ns, system_ns) = (utime.saturating_mul(tick_ns), stime.saturating_mul(tick_ns));
+    let cpu_ns = user_ns.saturating_add(system_ns);
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
     let rss_kib = status_kib(&status, "VmRSS:").unwrap_or(0);
     let rss_peak_kib = status_kib(&status, "VmHWM:").unwrap_or(0);
@@ -96,6 +103,8 @@ pub fn sample_process(pid: u32) -> io::Result<ProcSample> {
     }
     Ok(ProcSample {
         cpu_ns,
+        user_ns,
+        system_ns,
         threads_ns,
         rss_kib,
         rss_peak_kib,
@@ -124,15 +133,15 @@ pub fn cpu_delta_ns(before: &ProcSample, after: &ProcSample) -> (u64, bool) {
     }
 }
 
-/// utime + stime (fields 14 and 15) in clock ticks.
-fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+/// utime and stime (fields 14 and 15) in clock ticks.
+fn parse_stat_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     // `rest` starts at field 3 (state); utime is field 14.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// A `Key:   123 kB` value of `/proc/PID/status`.
@@ -151,7 +160,7 @@ mod tests {
     #[test]
     fn parses_stat_with_odd_command_names() {
         let stat = "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 4 0 100";
-        assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
+        assert_eq!(parse_stat_cpu_ticks(stat), Some((250, 50)));
         assert_eq!(parse_stat_cpu_ticks("garbage"), None);
     }
 
