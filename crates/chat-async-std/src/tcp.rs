@@ -4,7 +4,10 @@
 //! drains the connection's [`Outbox`], one write for everything queued. When the writer ends
 //! (logout flushed, dropped by the server, write error) the connection ends. When the reader
 //! ends (EOF, half-close, read error) the kernel is told at once and closes the outbox after
-//! what it holds; the writer still delivers that, for at most [`FLUSH_DEADLINE`].
+//! what it holds; the writer still delivers that, for at most [`FLUSH_DEADLINE`]. After a
+//! writer that delivered everything and shut the write side (logout, shutdown), the socket
+//! lingers (see [`LINGER`]): what the client still sends is read and discarded, so the close
+//! is not a reset that could destroy the last lines.
 //!
 //! An idle connection holds no buffer. The reader waits for the socket to be readable without
 //! one, then reads into a per-thread scratch buffer and feeds the decoder, never across an
@@ -20,7 +23,7 @@ use std::sync::Arc;
 
 use async_io::Async;
 use bytes::Bytes;
-use chat_kernel::shutdown::FLUSH_DEADLINE;
+use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, ConsoleEvent, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
 use futures_lite::{AsyncWriteExt, future};
 
@@ -28,8 +31,6 @@ use futures_lite::{AsyncWriteExt, future};
 const READ_SCRATCH: usize = 16 * 1024;
 /// The per-thread write buffer is released after a burst grew it past this.
 const KEEP_WRITE_BUF: usize = 64 * 1024;
-/// A batch vector grown past this many payloads is released when the connection goes idle.
-const KEEP_BATCH: usize = 4;
 
 thread_local! {
     /// Every connection on this thread reads into this buffer, never across an await.
@@ -47,7 +48,7 @@ enum End {
     Closed,
     /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
     /// write failed.
-    Writer(String),
+    Writer(Wrote),
 }
 
 /// Serves one accepted TCP connection until it ends, then tells the kernel.
@@ -82,7 +83,7 @@ pub(crate) async fn serve_connection(
     let outbox = &conn.outbox;
     let mut writer = pin!(future::or(write_loop(outbox, &stream), async {
         outbox.aborted().await;
-        "dropped by server".to_owned()
+        Err("dropped by server".to_owned())
     }));
     let end = future::or(
         async {
@@ -92,22 +93,69 @@ pub(crate) async fn serve_connection(
         async { End::Writer(writer.as_mut().await) },
     )
     .await;
-    match end {
-        End::Writer(reason) => kernel.disconnect(conn.id, &reason),
+    let lingers = match end {
+        End::Writer(wrote) => {
+            kernel.disconnect(conn.id, reason(&wrote));
+            wrote.is_ok()
+        }
         End::Reader(reason) => {
             // A client that half-closed still reads: the kernel closes the outbox after what it
             // holds, and the writer delivers that unless the client stops reading.
             kernel.disconnect(conn.id, &reason);
             let _ = async_std::future::timeout(FLUSH_DEADLINE, writer).await;
+            false
         }
         End::Closed => {
             // The kernel closed the outbox after what it holds (logout, shutdown): the writer
             // delivers that, unless the client stopped reading.
             match async_std::future::timeout(FLUSH_DEADLINE, writer).await {
-                Ok(reason) => kernel.disconnect(conn.id, &reason),
-                Err(_) => kernel.flush_timed_out(&name, peer),
+                Ok(wrote) => {
+                    kernel.disconnect(conn.id, reason(&wrote));
+                    wrote.is_ok()
+                }
+                Err(_) => {
+                    kernel.flush_timed_out(&name, peer);
+                    false
+                }
             }
         }
+    };
+    if lingers {
+        linger(&stream).await;
+    }
+}
+
+/// After the writer delivered the last lines and shut the write side: reads and discards what
+/// the client still sends, until it closes too or [`LINGER`] passes, so closing the socket
+/// does not reset the connection (which can destroy those lines before the client reads them).
+async fn linger(socket: &Async<TcpStream>) {
+    let draining = async {
+        while socket.readable().await.is_ok() {
+            let more = READ_BUF.with_borrow_mut(|buf| match socket.get_ref().read(buf) {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(e) => matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
+            });
+            if !more {
+                return;
+            }
+        }
+    };
+    let _ = async_std::future::timeout(LINGER, draining).await;
+}
+
+/// How the writer ended: `Ok` once it delivered everything the kernel queued and shut the
+/// socket's write side (logout, shutdown), else why it stopped.
+type Wrote = Result<(), String>;
+
+/// The console's reason for a connection whose writer delivered everything.
+const CLOSED_BY_SERVER: &str = "closed by server";
+
+/// The reason to log for how the writer ended.
+fn reason(wrote: &Wrote) -> &str {
+    match wrote {
+        Ok(()) => CLOSED_BY_SERVER,
+        Err(reason) => reason,
     }
 }
 
@@ -174,17 +222,14 @@ fn read_now(
 }
 
 /// Drains the outbox into the socket until the kernel closes it, then shuts the socket's write
-/// side (a TCP socket has nothing to flush). Returns the reason the connection ended.
-async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> String {
+/// side (a TCP socket has nothing to flush). Returns how it ended.
+async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> Wrote {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         let more = match outbox.try_batch(&mut batch) {
             Some(more) => more,
             None => {
-                // Going idle: do not keep what a burst grew.
-                if batch.capacity() > KEEP_BATCH {
-                    batch = Vec::new();
-                }
+                // Going idle: the outbox shrinks the batch and its queue as it waits.
                 let more = outbox.next_batch(&mut batch).await;
                 if more {
                     // Woken by the first message: let the other readers that are ready run
@@ -202,11 +247,11 @@ async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> String {
         let written = write_batch(socket, &batch).await;
         batch.clear();
         if let Err(e) = written {
-            return e.to_string();
+            return Err(e.to_string());
         }
     }
     let _ = socket.get_ref().shutdown(Shutdown::Write);
-    "closed by server".to_owned()
+    Ok(())
 }
 
 /// Writes every payload of `batch`, waiting for the socket only when it is full.

@@ -233,7 +233,12 @@ impl Kernel {
 
     /// Starts the shutdown: stops new connections, tells everyone
     /// `[SERVER INFO] - server shutting down` and closes every queue after what it holds.
+    ///
+    /// The flag is raised first: a front-end whose queue was closed must already see it, or it
+    /// would take the close for a logout (a WebSocket writer picks close code 1001 or 1000 by
+    /// it).
     pub fn shutdown(&self) {
+        self.inner.shutdown.trigger();
         self.inner.with(|st| {
             st.shutting_down = true;
             let ids: Vec<ConnId> = st.reg.conns.keys().copied().collect();
@@ -244,7 +249,6 @@ impl Kernel {
                 conn.out.close();
             }
         });
-        self.inner.shutdown.trigger();
     }
 
     /// The shutdown flag accept loops wait on.

@@ -59,19 +59,29 @@ pub struct Outbox {
     shared: Arc<Shared>,
 }
 
-/// Batches up to this many payloads keep their vector between writes; a larger one (after a
-/// burst) is released, so an idle connection holds no memory for it.
+/// While a connection is busy, its queue and its writer's batch keep up to this many payload
+/// slots between writes (a larger vector, after a burst, is released at once).
 pub const KEEP_BATCH: usize = 64;
+
+/// When a writer goes idle (it waits with nothing queued), its batch and the queue keep at
+/// most this many slots: an idle connection should not hold a burst's vectors (64 slots of
+/// 32 bytes each, twice, were most of an idle connection's memory after a login storm).
+pub const IDLE_KEEP: usize = 4;
+
+/// Empties a vector for reuse, releasing it if it has more than `keep` slots.
+fn shrink(v: &mut Vec<Bytes>, keep: usize) {
+    v.clear();
+    if v.capacity() > keep {
+        *v = Vec::new();
+    }
+}
 
 /// Empties a written batch for reuse, releasing its memory if a burst made it large.
 ///
-/// Writers call this after each write. Under load it costs one small allocation per write (a
-/// write carries dozens of messages); at rest it keeps an idle connection's footprint small.
+/// Writers may call this after each write; [`Outbox::poll_batch`] also shrinks the batch and
+/// the queue when the writer goes idle.
 pub fn recycle(batch: &mut Vec<Bytes>) {
-    batch.clear();
-    if batch.capacity() > KEEP_BATCH {
-        *batch = Vec::new();
-    }
+    shrink(batch, KEEP_BATCH);
 }
 
 /// Creates a queue that holds at most `limit` bytes of pending output.
@@ -144,14 +154,25 @@ impl OutboxSender {
 impl Outbox {
     /// Moves everything queued into `batch`. Ready with `true` when it got data, with `false`
     /// when the connection is to be closed (a graceful close delivers the queue first).
+    ///
+    /// Pending means the writer goes idle: then `batch` and the queue are shrunk to
+    /// [`IDLE_KEEP`] slots, so a connection at rest holds no burst-sized vectors.
     pub fn poll_batch(&self, cx: &mut Context<'_>, batch: &mut Vec<Bytes>) -> Poll<bool> {
         if let Some(ready) = self.try_batch(batch) {
             return Poll::Ready(ready);
         }
         self.shared.data.register(cx.waker());
-        match self.try_batch(batch) {
+        let mut st = self.shared.state.lock();
+        match Self::take(&mut st, batch) {
             Some(ready) => Poll::Ready(ready),
-            None => Poll::Pending,
+            None => {
+                shrink(&mut st.queue, IDLE_KEEP);
+                drop(st);
+                if batch.is_empty() {
+                    shrink(batch, IDLE_KEEP);
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -162,7 +183,11 @@ impl Outbox {
 
     /// Takes what is queued without waiting: `None` when there is nothing and it is open.
     pub fn try_batch(&self, batch: &mut Vec<Bytes>) -> Option<bool> {
-        let mut st = self.shared.state.lock();
+        Self::take(&mut self.shared.state.lock(), batch)
+    }
+
+    /// [`Outbox::try_batch`] under the lock.
+    fn take(st: &mut State, batch: &mut Vec<Bytes>) -> Option<bool> {
         if st.closing == Some(Closing::Abort) {
             return Some(false);
         }
@@ -251,6 +276,31 @@ mod tests {
         let mut big: Vec<Bytes> = vec![Bytes::new(); 1000];
         recycle(&mut big);
         assert_eq!(big.capacity(), 0);
+    }
+
+    #[test]
+    fn going_idle_releases_burst_sized_vectors() {
+        let (tx, rx) = outbox(1 << 20);
+        let mut batch = Vec::new();
+        for _ in 0..3 {
+            // A burst: the queue grows, the batch takes it, and gives the queue its own vector.
+            for _ in 0..40 {
+                tx.push(Bytes::from_static(b"x\r\n")).unwrap();
+            }
+            assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+            assert_eq!(batch.len(), 40);
+            batch.clear();
+        }
+        assert!(batch.capacity() > IDLE_KEEP);
+        assert!(rx.shared.state.lock().queue.capacity() > IDLE_KEEP);
+        // Nothing queued: the writer goes idle and neither vector keeps the burst's slots.
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Pending);
+        assert!(batch.capacity() <= IDLE_KEEP);
+        assert!(rx.shared.state.lock().queue.capacity() <= IDLE_KEEP);
+        // And the next message still arrives.
+        tx.push(Bytes::from_static(b"y\r\n")).unwrap();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+        assert_eq!(batch, [Bytes::from_static(b"y\r\n")]);
     }
 
     #[test]

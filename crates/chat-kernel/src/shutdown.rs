@@ -10,6 +10,12 @@ use event_listener::Event;
 /// before it gives up on a client that does not read.
 pub const FLUSH_DEADLINE: Duration = Duration::from_secs(4);
 
+/// How long a front-end keeps reading (and discarding) from a socket it is closing, after it
+/// shut down its write side: closing a socket with unread input makes the Linux kernel send a
+/// TCP reset, which can destroy the last lines (a logout or shutdown notice, an HTTP error, a
+/// close frame) before the client reads them.
+pub const LINGER: Duration = Duration::from_secs(1);
+
 /// Set once by the process (Ctrl-C, SIGTERM); accept loops await it to stop accepting.
 #[derive(Debug, Default)]
 pub struct Shutdown {

@@ -108,3 +108,26 @@ fn a_half_closed_client_still_gets_its_replies() {
         ["[SYSTEM INFO] - [bob] login to chat.", "[INFO] - bob"]
     );
 }
+
+/// A front-end that finds its queue closed by the shutdown must already see the shutdown flag:
+/// the WebSocket writer picks its close code by it (1001 at shutdown, 1000 after `logout`), and
+/// a queue closed before the flag went up made a shutdown look like a logout. A thread watches
+/// the queue while the main thread shuts down, many times over, to catch the window.
+#[test]
+fn the_shutdown_flag_is_up_before_any_queue_closes() {
+    for _ in 0..300 {
+        let k = kernel();
+        let Connection { outbox, .. } = connect(&k);
+        let watcher = {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                while outbox.closing().is_none() {
+                    std::hint::spin_loop();
+                }
+                k.shutdown_signal().is_triggered()
+            })
+        };
+        k.shutdown();
+        assert!(watcher.join().unwrap(), "a queue closed before the flag");
+    }
+}

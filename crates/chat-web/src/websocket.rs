@@ -52,10 +52,8 @@ use crate::Wire;
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a front-end keeps reading (and discarding) from a socket it is closing, after it
-/// shut down its write side: closing a socket with unread input makes the kernel send a TCP
-/// reset, which can destroy the last response (an HTTP error, a close frame) before the client
-/// reads it.
-pub const LINGER: Duration = Duration::from_secs(1);
+/// shut down its write side (the same linger as the TCP front-ends').
+pub use chat_kernel::shutdown::LINGER;
 
 /// Read buffer of a connection. tungstenite allocates it eagerly and keeps it, so it is sized
 /// for what clients send (a command is a few dozen bytes; a larger frame grows it as needed):
