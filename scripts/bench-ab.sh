@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# A/B comparison of two builds of the server with the project's load generator.
+#
+#   scripts/bench-ab.sh OLD_BINARY NEW_BINARY RUNS SERVER [bench options...]
+#   e.g. scripts/bench-ab.sh /tmp/async-chat-before target/release/async-chat 5 tokio_ws_chat \
+#          --clients 100 --messages 100
+#
+# Runs on this machine differ by 10-30% minutes apart, so one run of each proves little. This
+# alternates the two binaries RUNS times each (a fresh server per run, on a free port, with
+# `--store memory --no-flood-limit` as `bench suite` does), drives each with NEW_BINARY's
+# `bench`, and prints per run and then the medians of: server CPU per delivery (ns), its user
+# and system parts, p99 latency and deliveries lost. With `--idle N` among the options it
+# reports the server's memory per idle connection instead.
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    sed -n '2,12p' "$0" >&2
+    exit 2
+fi
+old=$1 new=$2 runs=$3 server=$4
+shift 4
+case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
+ulimit -n "$(ulimit -Hn)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for _ in $(seq "$runs"); do
+    for which in old new; do
+        bin=$old
+        [ "$which" = new ] && bin=$new
+        "$bin" "$server" --port "$port" --store memory --no-flood-limit --max-connections 20000 \
+            >/dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.1
+        done
+        "$new" bench --target "${scheme}127.0.0.1:$port" --server-pid "$pid" --json "$@" |
+            python3 -c '
+import json, sys
+d = json.loads(sys.stdin.readline())
+if "rss_per_connection_bytes" in d:
+    print(sys.argv[1], round(d["rss_per_connection_bytes"] / 1024, 2))
+else:
+    s, n = d["server"], max(d["deliveries_received"], 1)
+    print(sys.argv[1], round(s["cpu_ns_per_delivery"]), round(s["user_ms"] * 1e6 / n),
+          round(s["system_ms"] * 1e6 / n), round(d["latency"]["p99_us"] / 1000, 1),
+          d["deliveries_lost"])
+' "$which" | tee -a "$results"
+        kill -INT "$pid"
+        wait "$pid" || true
+    done
+done
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    which, *values = line.split()
+    rows.setdefault(which, []).append([float(v) for v in values])
+for which in ("old", "new"):
+    cols = list(zip(*rows.get(which, [])))
+    if not cols:
+        continue
+    med = [statistics.median(c) for c in cols]
+    if len(cols) == 1:
+        print(f"{which}: median {med[0]:.2f} KiB per idle connection")
+    else:
+        print(f"{which}: median {med[0]:.0f} ns per delivery (user {med[1]:.0f}, system "
+              f"{med[2]:.0f}), p99 {med[3]:.1f} ms, lost {sum(cols[4]):.0f}")
+PY
