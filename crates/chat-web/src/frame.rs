@@ -116,6 +116,6 @@ mod tests {
         // A length past the bytes: what follows is payload, not a header.
         assert!(!holds_close(&[TEXT, 5, 0x88, 0]));
         // A masked frame (a client's) skips its key too.
-        assert!(holds_close(&[TEXT | 0, 0x81, 1, 2, 3, 4, b'x', 0x88, 0]));
+        assert!(holds_close(&[TEXT, 0x81, 1, 2, 3, 4, b'x', 0x88, 0]));
     }
 }
