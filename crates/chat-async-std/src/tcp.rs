@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use async_io::Async;
 use bytes::Bytes;
+use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, ConsoleEvent, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
 use futures_lite::{AsyncWriteExt, future};
@@ -95,7 +96,7 @@ pub(crate) async fn serve_connection(
     .await;
     let lingers = match end {
         End::Writer(wrote) => {
-            kernel.disconnect(conn.id, reason(&wrote));
+            kernel.disconnect(conn.id, wrote_reason(&wrote));
             wrote.is_ok()
         }
         End::Reader(reason) => {
@@ -110,7 +111,7 @@ pub(crate) async fn serve_connection(
             // delivers that, unless the client stopped reading.
             match async_std::future::timeout(FLUSH_DEADLINE, writer).await {
                 Ok(wrote) => {
-                    kernel.disconnect(conn.id, reason(&wrote));
+                    kernel.disconnect(conn.id, wrote_reason(&wrote));
                     wrote.is_ok()
                 }
                 Err(_) => {
@@ -142,21 +143,6 @@ async fn linger(socket: &Async<TcpStream>) {
         }
     };
     let _ = async_std::future::timeout(LINGER, draining).await;
-}
-
-/// How the writer ended: `Ok` once it delivered everything the kernel queued and shut the
-/// socket's write side (logout, shutdown), else why it stopped.
-type Wrote = Result<(), String>;
-
-/// The console's reason for a connection whose writer delivered everything.
-const CLOSED_BY_SERVER: &str = "closed by server";
-
-/// The reason to log for how the writer ended.
-fn reason(wrote: &Wrote) -> &str {
-    match wrote {
-        Ok(()) => CLOSED_BY_SERVER,
-        Err(reason) => reason,
-    }
 }
 
 /// What one read did.

@@ -48,6 +48,22 @@ pub struct OutboxSender {
     limit: usize,
 }
 
+/// How a front-end's writer ended: `Ok` once it delivered everything the kernel queued and
+/// shut the socket's write side (logout, shutdown: the socket may then linger, see
+/// [`LINGER`](crate::shutdown::LINGER)), else why it stopped, for the console.
+pub type Wrote = Result<(), String>;
+
+/// The console's reason for a connection whose writer delivered everything.
+pub const CLOSED_BY_SERVER: &str = "closed by server";
+
+/// The reason to log for how a writer ended.
+pub fn wrote_reason(wrote: &Wrote) -> &str {
+    match wrote {
+        Ok(()) => CLOSED_BY_SERVER,
+        Err(reason) => reason,
+    }
+}
+
 /// The queue was past its byte limit: the payload was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("send queue full")]
@@ -301,6 +317,12 @@ mod tests {
         tx.push(Bytes::from_static(b"y\r\n")).unwrap();
         assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
         assert_eq!(batch, [Bytes::from_static(b"y\r\n")]);
+    }
+
+    #[test]
+    fn a_writer_that_delivered_everything_was_closed_by_the_server() {
+        assert_eq!(wrote_reason(&Ok(())), "closed by server");
+        assert_eq!(wrote_reason(&Err("broken pipe".into())), "broken pipe");
     }
 
     #[test]

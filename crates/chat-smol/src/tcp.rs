@@ -22,6 +22,7 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
 use futures_lite::{AsyncWriteExt, future};
@@ -87,7 +88,7 @@ pub(crate) async fn serve_connection(
     .await;
     let lingers = match end {
         End::Writer(wrote) => {
-            kernel.disconnect(conn.id, reason(&wrote));
+            kernel.disconnect(conn.id, wrote_reason(&wrote));
             wrote.is_ok()
         }
         End::Reader(reason) => {
@@ -115,7 +116,7 @@ pub(crate) async fn serve_connection(
             .await;
             match flushed {
                 Some(wrote) => {
-                    kernel.disconnect(conn.id, reason(&wrote));
+                    kernel.disconnect(conn.id, wrote_reason(&wrote));
                     wrote.is_ok()
                 }
                 None => {
@@ -150,21 +151,6 @@ async fn linger(socket: &Async<TcpStream>) {
         smol::Timer::after(LINGER).await;
     })
     .await;
-}
-
-/// How the writer ended: `Ok` once it delivered everything the kernel queued and shut the
-/// socket's write side (logout, shutdown), else why it stopped.
-type Wrote = Result<(), String>;
-
-/// The console's reason for a connection whose writer delivered everything.
-const CLOSED_BY_SERVER: &str = "closed by server";
-
-/// The reason to log for how the writer ended.
-fn reason(wrote: &Wrote) -> &str {
-    match wrote {
-        Ok(()) => CLOSED_BY_SERVER,
-        Err(reason) => reason,
-    }
 }
 
 /// What one read did.
