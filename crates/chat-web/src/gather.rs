@@ -162,11 +162,6 @@ impl Wire {
         });
         Ok(())
     }
-
-    /// Bytes waiting for the socket.
-    pub fn pending(&self) -> usize {
-        self.shared.lock().gather.pending()
-    }
 }
 
 /// A `futures-io` socket whose writes are gathered in its [`Wire`] until flushed (see the

@@ -11,7 +11,8 @@
 //! 3. [`Action::Upgrade`]: wrap the socket as a server-side WebSocket with
 //!    tungstenite's `from_partially_read(socket, head.into_leftover(),
 //!    Role::Server, config)`, the socket inside a [`GatherStream`] (tokio: the same around
-//!    tokio's traits), and pass the stream's [`Wire`] to [`serve_websocket`]. [`Action::Close`]: close the socket.
+//!    tokio's traits), and pass the stream's [`Wire`] to [`serve_websocket`].
+//!    [`Action::Close`]: close the socket.
 //!
 //! ```
 //! use chat_web::{Action, HeadBuffer, Page};
@@ -55,8 +56,8 @@
 //! - `gather`: [`Wire`], a connection's pending output, shared by tungstenite and the writer
 //!   and released when a batch is written, so idle connections keep none; [`GatherStream`]
 //!   (futures-io), the socket under tungstenite that writes into it; its core [`Gather`].
-//! - `frame`: [`encode_text`], the server text frame the writer encodes itself (no
-//!   per-recipient trip through tungstenite), and [`holds_close`].
+//! - `frame`: the server text frame the writer encodes itself (no per-recipient trip through
+//!   tungstenite), and the check for a close frame among what tungstenite writes.
 
 #![warn(missing_docs)]
 
@@ -69,10 +70,9 @@ mod response;
 mod route;
 mod websocket;
 
-pub use frame::{encode_text, holds_close};
 pub use gather::{GATHER_LIMIT, Gather, GatherStream, Wire, WireClosed};
 pub use head::{DEFAULT_HEAD_LIMIT, HEAD_TIMEOUT, HeadBuffer, HeadError, MAX_HEADERS};
 pub use page::{Page, SERVER_PLACEHOLDER, TEMPLATE};
 pub use response::{Action, Response};
 pub use route::respond;
-pub use websocket::{CLOSE_TIMEOUT, LINGER, serve_websocket, text_frame, websocket_config};
+pub use websocket::{CLOSE_TIMEOUT, LINGER, serve_websocket, websocket_config};

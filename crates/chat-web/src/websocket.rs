@@ -73,17 +73,6 @@ pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
         .max_frame_size(Some(limits.max_ws_message))
 }
 
-/// The text frame for one kernel payload: the payload without its trailing `\r\n`, sharing its
-/// bytes. `None` for a payload that is not UTF-8 (the kernel renders only UTF-8).
-pub fn text_frame(payload: Bytes) -> Option<Message> {
-    let body = if payload.ends_with(b"\r\n") {
-        payload.slice(..payload.len() - 2)
-    } else {
-        payload
-    };
-    Utf8Bytes::try_from(body).ok().map(Message::Text)
-}
-
 /// Serves one upgraded connection until it ends, and sends its close frame.
 ///
 /// `ws` is the server-side stream (tokio-tungstenite or async-tungstenite, configured with
@@ -108,9 +97,8 @@ where
     let after = match kernel.connect(server, peer, Transport::WebSocket) {
         Ok(connection) => session(kernel, connection, ws, wire, &sleep).await,
         Err(Refused::ServerFull(payload)) => {
-            if let Some(frame) = text_frame(payload) {
-                let _ = ws.feed(frame).await;
-            }
+            // Framed like every other line; the close frame's send below flushes it first.
+            let _ = wire.push_text_frames(std::slice::from_ref(&payload));
             After::Close(close_frame(CloseCode::Again, "server full"))
         }
         Err(Refused::ShuttingDown) => {
@@ -367,21 +355,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_frame_drops_the_line_end_and_shares_the_bytes() {
-        let payload = Bytes::from_static(b"[INFO] - alice\r\n");
-        let Some(Message::Text(text)) = text_frame(payload.clone()) else {
-            panic!("a text frame");
-        };
-        assert_eq!(text.as_str(), "[INFO] - alice");
-        assert_eq!(text.as_str().as_ptr(), payload.as_ptr(), "zero-copy");
-        let Some(Message::Text(text)) = text_frame(Bytes::from_static(b"no line end")) else {
-            panic!("a text frame");
-        };
-        assert_eq!(text.as_str(), "no line end");
-        assert!(text_frame(Bytes::from_static(b"\xff\r\n")).is_none());
-    }
 
     #[test]
     fn config_applies_the_message_limit() {
