@@ -42,10 +42,7 @@ pub(crate) async fn accept_loop(
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 let task = match &page {
-                    None => executor.spawn(async move {
-                        tcp::serve_connection(kernel, name, stream, peer).await;
-                        drop(done);
-                    }),
+                    None => executor.spawn(tcp::serve_connection(kernel, name, stream, peer, done)),
                     Some(page) => {
                         let page = page.clone();
                         executor.spawn(async move {

@@ -15,17 +15,17 @@
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
-use futures_lite::{AsyncWriteExt, future};
+use futures_lite::future;
 use smol::Async;
 
 /// Size of the per-thread read buffer: the most read from a socket at a time.
@@ -52,82 +52,95 @@ enum End {
     Writer(Wrote),
 }
 
-/// Serves one accepted TCP connection until it ends, then tells the kernel.
-pub(crate) async fn serve_connection(
+/// Serves one accepted TCP connection until it ends, then tells the kernel; `guard` is dropped
+/// with the connection (the accept loop counts connections by it).
+///
+/// The task holds the returned future for the connection's whole life, so its size is most of
+/// what an idle connection costs (520 bytes here, `-Zprint-type-sizes`; 992 before). Hence
+/// its shape: the connection is registered before the task runs; one `async` block owns what
+/// the connection needs and lends it to the functions it awaits. An `async fn` taking these by
+/// value would keep each twice (its arguments and the locals they move to), and an `async`
+/// block awaiting such a future would keep that twice too.
+pub(crate) fn serve_connection<G: Send + 'static>(
     kernel: Kernel,
     name: Arc<str>,
     stream: smol::net::TcpStream,
     peer: SocketAddr,
-) {
+    guard: G,
+) -> impl Future<Output = ()> + Send + 'static {
     // The readiness API (`readable`, `writable`) is on the `Async` inside smol's stream;
     // taking it out costs nothing.
-    let stream: Arc<Async<TcpStream>> = stream.into();
+    let socket: Arc<Async<TcpStream>> = stream.into();
     // Small replies must not wait for Nagle; failing to set it only costs latency.
-    let _ = stream.get_ref().set_nodelay(true);
-    let conn = match kernel.connect(&name, peer, Transport::Tcp) {
-        Ok(conn) => conn,
-        Err(Refused::ServerFull(payload)) => {
-            let _ = write_batch(&stream, &[payload]).await;
-            let _ = stream.get_ref().shutdown(Shutdown::Write);
-            return;
-        }
-        Err(Refused::ShuttingDown) => return,
-    };
-    let outbox = &conn.outbox;
-    let mut writer = pin!(future::or(write_loop(outbox, &stream), async {
-        outbox.aborted().await;
-        Err("dropped by server".to_owned())
-    }));
-    let end = future::or(
-        async {
-            let read = read_loop(&kernel, conn.id, &stream).await;
-            read.map_or(End::Closed, End::Reader)
-        },
-        async { End::Writer(writer.as_mut().await) },
-    )
-    .await;
-    let lingers = match end {
-        End::Writer(wrote) => {
-            kernel.disconnect(conn.id, wrote_reason(&wrote));
-            wrote.is_ok()
-        }
-        End::Reader(reason) => {
-            // A client that half-closed still reads: the kernel closes the outbox after what it
-            // holds, and the writer delivers that unless the client stops reading.
-            kernel.disconnect(conn.id, &reason);
-            future::or(
-                async {
-                    let _ = writer.await;
-                },
-                async {
+    let _ = socket.get_ref().set_nodelay(true);
+    let conn = kernel.connect(&name, peer, Transport::Tcp);
+    async move {
+        let _held = &guard; // moved in, dropped at the end
+        let conn = match &conn {
+            Ok(conn) => conn,
+            Err(Refused::ServerFull(payload)) => {
+                let _ = write_batch(&socket, std::slice::from_ref(payload)).await;
+                let _ = socket.get_ref().shutdown(Shutdown::Write);
+                return;
+            }
+            Err(Refused::ShuttingDown) => return,
+        };
+        let outbox = &conn.outbox;
+        let mut writer = pin!(future::or(write_loop(outbox, &socket), async {
+            outbox.aborted().await;
+            Err("dropped by server".to_owned())
+        }));
+        let end = future::or(
+            async {
+                let read = read_loop(&kernel, conn.id, &socket).await;
+                read.map_or(End::Closed, End::Reader)
+            },
+            async { End::Writer(writer.as_mut().await) },
+        )
+        .await;
+        let lingers = match end {
+            End::Writer(wrote) => {
+                kernel.disconnect(conn.id, wrote_reason(&wrote));
+                wrote.is_ok()
+            }
+            End::Reader(reason) => {
+                // A client that half-closed still reads: the kernel closes the outbox after
+                // what it holds, and the writer delivers that unless the client stops reading.
+                kernel.disconnect(conn.id, &reason);
+                future::or(
+                    async {
+                        let _ = writer.await;
+                    },
+                    async {
+                        smol::Timer::after(FLUSH_DEADLINE).await;
+                    },
+                )
+                .await;
+                false
+            }
+            End::Closed => {
+                // The kernel closed the outbox after what it holds (logout, shutdown): the
+                // writer delivers that, unless the client stopped reading.
+                let flushed = future::or(async { Some(writer.await) }, async {
                     smol::Timer::after(FLUSH_DEADLINE).await;
-                },
-            )
-            .await;
-            false
-        }
-        End::Closed => {
-            // The kernel closed the outbox after what it holds (logout, shutdown): the writer
-            // delivers that, unless the client stopped reading.
-            let flushed = future::or(async { Some(writer.await) }, async {
-                smol::Timer::after(FLUSH_DEADLINE).await;
-                None
-            })
-            .await;
-            match flushed {
-                Some(wrote) => {
-                    kernel.disconnect(conn.id, wrote_reason(&wrote));
-                    wrote.is_ok()
-                }
-                None => {
-                    kernel.flush_timed_out(&name, peer);
-                    false
+                    None
+                })
+                .await;
+                match flushed {
+                    Some(wrote) => {
+                        kernel.disconnect(conn.id, wrote_reason(&wrote));
+                        wrote.is_ok()
+                    }
+                    None => {
+                        kernel.flush_timed_out(&name, peer);
+                        false
+                    }
                 }
             }
+        };
+        if lingers {
+            linger(&socket).await;
         }
-    };
-    if lingers {
-        linger(&stream).await;
     }
 }
 
@@ -174,8 +187,9 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> Op
         match read_now(kernel, id, socket, &mut decoder) {
             Read::Progress => {}
             Read::Idle => {
-                // Parked here, the connection holds no read buffer. (The poll form keeps the one
-                // waker in the socket's own slot; the `readable()` future would carry its own.)
+                // Parked here, the connection holds no read buffer. (The poll form keeps
+                // the one waker in the socket's own slot; the `readable()` future would
+                // carry its own.)
                 if let Err(e) = poll_fn(|cx| socket.poll_readable(cx)).await {
                     return Some(e.to_string());
                 }
@@ -184,8 +198,8 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &Async<TcpStream>) -> Op
             Read::Closed => return None,
             Read::Ended(reason) => return Some(reason),
         }
-        // Let the writers this input woke run before reading more: a client streaming commands
-        // must not fill everyone's queue before their writers had a turn.
+        // Let the writers this input woke run before reading more: a client streaming
+        // commands must not fill everyone's queue before their writers had a turn.
         future::yield_now().await;
     }
 }
@@ -225,8 +239,9 @@ async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> Wrote {
             None => {
                 // Going idle: the outbox shrinks the batch and its queue as it waits.
                 // Unlike the tokio and async-std writers, no yield here before writing: on
-                // smol's executor it made fan-out slower, not faster (bench, 1,000 clients and
-                // 10 senders: 4,141 ns of server CPU per delivery with it, 1,462-1,663 without).
+                // smol's executor it made fan-out slower, not faster (bench, 1,000 clients
+                // and 10 senders: 4,141 ns of server CPU per delivery with it, 1,462-1,663
+                // without).
                 outbox.next_batch(&mut batch).await
             }
         };
@@ -245,12 +260,26 @@ async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> Wrote {
 
 /// Writes every payload of `batch`, waiting for the socket only when it is full.
 async fn write_batch(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<()> {
-    match write_now(socket, batch)? {
-        None => Ok(()),
-        // The socket is full: what it did not take is kept until it is writable.
-        Some(rest) => {
-            let mut socket = socket;
-            socket.write_all(&rest).await
+    let Some(mut rest) = write_now(socket, batch)? else {
+        return Ok(());
+    };
+    // The socket is full: what it did not take is kept until it is writable.
+    while !rest.is_empty() {
+        poll_fn(|cx| socket.poll_writable(cx)).await?;
+        let n = write_some(socket, &rest)?;
+        rest.advance(n);
+    }
+    Ok(())
+}
+
+/// One write without waiting: how much the socket took (0 when it is full).
+fn write_some(socket: &Async<TcpStream>, data: &[u8]) -> io::Result<usize> {
+    loop {
+        match socket.get_ref().write(data) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -258,14 +287,7 @@ async fn write_batch(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<(
 /// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
 /// the thread's buffer); returns what the socket did not take.
 fn write_now(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
-    let write = |data: &[u8]| loop {
-        match socket.get_ref().write(data) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    };
+    let write = |data: &[u8]| write_some(socket, data);
     match batch {
         [] => Ok(None),
         [one] => {
