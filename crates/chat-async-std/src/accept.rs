@@ -7,6 +7,8 @@ use async_std::net::TcpListener;
 use chat_kernel::{ConsoleEvent, Kernel, Transport};
 use futures_lite::future;
 
+use chat_async_io::OnWake;
+
 use crate::{tcp, ws};
 
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
@@ -40,10 +42,21 @@ pub(crate) async fn accept_loop(
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 match &page {
-                    None => async_std::task::spawn(async move {
-                        tcp::serve_connection(kernel, name, stream, peer).await;
-                        drop(done);
-                    }),
+                    None => match tcp::adopt(stream) {
+                        Ok(socket) => async_std::task::spawn(chat_async_io::serve_connection(
+                            kernel,
+                            name,
+                            socket,
+                            peer,
+                            done,
+                            OnWake::YieldThenWrite,
+                        )),
+                        Err(e) => {
+                            let error = format!("adopting a connection from {peer}: {e}");
+                            kernel.console().print(&name, ConsoleEvent::Error(error));
+                            continue;
+                        }
+                    },
                     Some(page) => {
                         let page = page.clone();
                         async_std::task::spawn(async move {

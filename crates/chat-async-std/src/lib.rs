@@ -10,7 +10,8 @@
 //! - `lib.rs`: [`serve`]: blocks on the async-std executor, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
 //! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
-//! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
+//! - `tcp`: hands a TCP socket to the async-io reactor; `chat_async_io` serves it (shared
+//!   with smol: both run on that reactor).
 //! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
 
 #![warn(missing_docs)]

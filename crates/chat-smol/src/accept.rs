@@ -8,7 +8,9 @@ use futures_lite::future;
 use smol::Executor;
 use smol::net::TcpListener;
 
-use crate::{tcp, ws};
+use chat_async_io::OnWake;
+
+use crate::ws;
 
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -42,7 +44,16 @@ pub(crate) async fn accept_loop(
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 let task = match &page {
-                    None => executor.spawn(tcp::serve_connection(kernel, name, stream, peer, done)),
+                    // The readiness API (`readable`, `writable`) is on the `Async` inside
+                    // smol's stream; taking it out costs nothing.
+                    None => executor.spawn(chat_async_io::serve_connection(
+                        kernel,
+                        name,
+                        stream.into(),
+                        peer,
+                        done,
+                        OnWake::Write,
+                    )),
                     Some(page) => {
                         let page = page.clone();
                         executor.spawn(async move {

@@ -11,13 +11,13 @@
 //! - `lib.rs`: [`serve`]: runs the executor on one thread, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
 //! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
-//! - `tcp`: one TCP connection: socket bytes to kernel input, outbox to socket bytes.
+//! - TCP connections are served by `chat_async_io` (shared with async-std: both run on the
+//!   async-io reactor).
 //! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
 
 #![warn(missing_docs)]
 
 mod accept;
-mod tcp;
 mod ws;
 
 use std::sync::Arc;

@@ -35,10 +35,7 @@ pub(crate) async fn accept_loop(
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 match &page {
-                    None => tokio::spawn(async move {
-                        tcp::serve_connection(kernel, name, stream, peer).await;
-                        drop(done);
-                    }),
+                    None => tokio::spawn(tcp::serve_connection(kernel, name, stream, peer, done)),
                     Some(page) => {
                         let page = page.clone();
                         tokio::spawn(async move {

@@ -15,19 +15,17 @@
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, ErrorKind};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Size of the per-thread read buffer: the most read from a socket at a time.
 const READ_SCRATCH: usize = 16 * 1024;
@@ -53,72 +51,94 @@ enum End {
     Writer(Wrote),
 }
 
-/// Serves one accepted TCP connection until it ends, then tells the kernel.
-pub(crate) async fn serve_connection(
+/// Serves one accepted TCP connection until it ends, then tells the kernel; `guard` is dropped
+/// with the connection (the accept loop counts connections by it).
+///
+/// The task holds the returned future for the connection's whole life, so its size is most of
+/// what an idle connection costs. Hence its shape, as in `chat_async_io` (see there): the
+/// connection is registered before the task runs; one `async` block owns what the connection
+/// needs, the socket unsplit, and lends it to the functions it awaits.
+pub(crate) fn serve_connection<G: Send + 'static>(
     kernel: Kernel,
     name: Arc<str>,
-    stream: TcpStream,
+    socket: TcpStream,
     peer: SocketAddr,
-) {
+    guard: G,
+) -> impl Future<Output = ()> + Send + 'static {
     // Small replies must not wait for Nagle; failing to set it only costs latency.
-    let _ = stream.set_nodelay(true);
-    let (read_half, mut write_half) = stream.into_split();
-    let conn = match kernel.connect(&name, peer, Transport::Tcp) {
-        Ok(conn) => conn,
-        Err(Refused::ServerFull(payload)) => {
-            let _ = write_half.write_all(&payload).await;
-            let _ = write_half.shutdown().await;
-            return;
-        }
-        Err(Refused::ShuttingDown) => return,
-    };
-    let outbox = &conn.outbox;
-    let mut writer = pin!(async {
-        tokio::select! {
-            reason = write_loop(outbox, write_half) => reason,
-            () = outbox.aborted() => Err("dropped by server".to_owned()),
-        }
-    });
-    let end = tokio::select! {
-        reason = read_loop(&kernel, conn.id, &read_half) => reason.map_or(End::Closed, End::Reader),
-        reason = writer.as_mut() => End::Writer(reason),
-    };
-    let lingers = match end {
-        End::Writer(wrote) => {
-            kernel.disconnect(conn.id, wrote_reason(&wrote));
-            wrote.is_ok()
-        }
-        End::Reader(reason) => {
-            // A client that half-closed still reads: the kernel closes the outbox after what it
-            // holds, and the writer delivers that unless the client stops reading.
-            kernel.disconnect(conn.id, &reason);
-            let _ = tokio::time::timeout(FLUSH_DEADLINE, writer).await;
-            false
-        }
-        End::Closed => {
-            // The kernel closed the outbox after what it holds (logout, shutdown): the writer
-            // delivers that, unless the client stopped reading.
-            match tokio::time::timeout(FLUSH_DEADLINE, writer).await {
-                Ok(wrote) => {
+    let _ = socket.set_nodelay(true);
+    let conn = kernel.connect(&name, peer, Transport::Tcp);
+    async move {
+        let _held = &guard; // moved in, dropped at the end
+        let conn = match &conn {
+            Ok(conn) => conn,
+            Err(Refused::ServerFull(payload)) => {
+                let _ = write_batch(&socket, std::slice::from_ref(payload)).await;
+                shut_write(&socket);
+                return;
+            }
+            Err(Refused::ShuttingDown) => return,
+        };
+        let lingers = {
+            let outbox = &conn.outbox;
+            let mut writer = pin!(async {
+                tokio::select! {
+                    reason = write_loop(outbox, &socket) => reason,
+                    () = outbox.aborted() => Err("dropped by server".to_owned()),
+                }
+            });
+            let end = tokio::select! {
+                reason = read_loop(&kernel, conn.id, &socket) => {
+                    reason.map_or(End::Closed, End::Reader)
+                }
+                reason = writer.as_mut() => End::Writer(reason),
+            };
+            match end {
+                End::Writer(wrote) => {
                     kernel.disconnect(conn.id, wrote_reason(&wrote));
                     wrote.is_ok()
                 }
-                Err(_) => {
-                    kernel.flush_timed_out(&name, peer);
+                End::Reader(reason) => {
+                    // A client that half-closed still reads: the kernel closes the outbox after
+                    // what it holds, and the writer delivers that unless the client stops reading.
+                    kernel.disconnect(conn.id, &reason);
+                    let _ = tokio::time::timeout(FLUSH_DEADLINE, writer).await;
                     false
                 }
+                End::Closed => {
+                    // The kernel closed the outbox after what it holds (logout, shutdown): the
+                    // writer delivers that, unless the client stopped reading.
+                    match tokio::time::timeout(FLUSH_DEADLINE, writer).await {
+                        Ok(wrote) => {
+                            kernel.disconnect(conn.id, wrote_reason(&wrote));
+                            wrote.is_ok()
+                        }
+                        Err(_) => {
+                            kernel.flush_timed_out(&name, peer);
+                            false
+                        }
+                    }
+                }
             }
+        };
+        if lingers {
+            // Boxed: it runs once, for at most a second, and inline it would size the task
+            // (its timer and readiness futures) for the connection's whole life.
+            Box::pin(linger(&socket)).await;
         }
-    };
-    if lingers {
-        linger(&read_half).await;
     }
+}
+
+/// Shuts the socket's write side (the client reads EOF after the last line). Through a
+/// borrowed socket: tokio's own shutdown needs the stream exclusively, which the reader shares.
+fn shut_write(socket: &TcpStream) {
+    let _ = socket2::SockRef::from(socket).shutdown(Shutdown::Write);
 }
 
 /// After the writer delivered the last lines and shut the write side: reads and discards what
 /// the client still sends, until it closes too or [`LINGER`] passes, so closing the socket
 /// does not reset the connection (which can destroy those lines before the client reads them).
-async fn linger(socket: &OwnedReadHalf) {
+async fn linger(socket: &TcpStream) {
     let draining = async {
         while socket.readable().await.is_ok() {
             let more = READ_BUF.with_borrow_mut(|buf| match socket.try_read(buf) {
@@ -149,7 +169,7 @@ enum Read {
 /// Reads until EOF or an error and returns the reason, or `None` once the kernel closed the
 /// connection ([`Flow::Close`]): then the writer flushes the last lines, for at most
 /// [`FLUSH_DEADLINE`], so a client that logs out and never reads cannot keep its task.
-async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Option<String> {
+async fn read_loop(kernel: &Kernel, id: ConnId, socket: &TcpStream) -> Option<String> {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
     loop {
         match read_now(kernel, id, socket, &mut decoder) {
@@ -157,7 +177,7 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Optio
             Read::Idle => {
                 // Parked here, the connection holds no read buffer. (The poll form keeps the one
                 // waker in the socket's own slot; the `readable()` future would carry its own.)
-                if let Err(e) = poll_fn(|cx| socket.as_ref().poll_read_ready(cx)).await {
+                if let Err(e) = poll_fn(|cx| socket.poll_read_ready(cx)).await {
                     return Some(e.to_string());
                 }
                 continue;
@@ -172,12 +192,7 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &OwnedReadHalf) -> Optio
 }
 
 /// Reads what the socket holds now into the thread's buffer and feeds it to the kernel.
-fn read_now(
-    kernel: &Kernel,
-    id: ConnId,
-    socket: &OwnedReadHalf,
-    decoder: &mut LineDecoder,
-) -> Read {
+fn read_now(kernel: &Kernel, id: ConnId, socket: &TcpStream, decoder: &mut LineDecoder) -> Read {
     READ_BUF.with_borrow_mut(|buf| {
         let n = match socket.try_read(buf) {
             Ok(0) => return Read::Ended("connection closed".to_owned()),
@@ -198,7 +213,7 @@ fn read_now(
 
 /// Drains the outbox into the socket until the kernel closes it, then flushes and shuts the
 /// socket's write side. Returns how it ended.
-async fn write_loop(outbox: &Outbox, mut socket: OwnedWriteHalf) -> Wrote {
+async fn write_loop(outbox: &Outbox, socket: &TcpStream) -> Wrote {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         let more = match outbox.try_batch(&mut batch) {
@@ -219,37 +234,46 @@ async fn write_loop(outbox: &Outbox, mut socket: OwnedWriteHalf) -> Wrote {
         if !more {
             break;
         }
-        let written = write_batch(&mut socket, &batch).await;
+        let written = write_batch(socket, &batch).await;
         batch.clear();
         if let Err(e) = written {
             return Err(e.to_string());
         }
     }
-    let _ = socket.flush().await;
-    let _ = socket.shutdown().await;
+    shut_write(socket);
     Ok(())
 }
 
 /// Writes every payload of `batch`, waiting for the socket only when it is full.
-async fn write_batch(socket: &mut OwnedWriteHalf, batch: &[Bytes]) -> io::Result<()> {
-    match write_now(socket, batch)? {
-        None => Ok(()),
-        // The socket is full: what it did not take is kept until it is writable.
-        Some(rest) => socket.write_all(&rest).await,
+async fn write_batch(socket: &TcpStream, batch: &[Bytes]) -> io::Result<()> {
+    let Some(mut rest) = write_now(socket, batch)? else {
+        return Ok(());
+    };
+    // The socket is full: what it did not take is kept until it is writable.
+    while !rest.is_empty() {
+        poll_fn(|cx| socket.poll_write_ready(cx)).await?;
+        let n = write_some(socket, &rest)?;
+        rest.advance(n);
     }
+    Ok(())
 }
 
-/// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
-/// the thread's buffer); returns what the socket did not take.
-fn write_now(socket: &OwnedWriteHalf, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
-    let write = |data: &[u8]| loop {
+/// One write without waiting: how much the socket took (0 when it is full).
+fn write_some(socket: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    loop {
         match socket.try_write(data) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+/// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
+/// the thread's buffer); returns what the socket did not take.
+fn write_now(socket: &TcpStream, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
+    let write = |data: &[u8]| write_some(socket, data);
     match batch {
         [] => Ok(None),
         [one] => {

@@ -21,12 +21,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::pin;
 use std::sync::Arc;
 
+use async_io::{Async, Timer};
 use bytes::{Buf as _, Bytes};
 use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
 use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
 use futures_lite::future;
-use smol::Async;
 
 /// Size of the per-thread read buffer: the most read from a socket at a time.
 const READ_SCRATCH: usize = 16 * 1024;
@@ -52,25 +52,36 @@ enum End {
     Writer(Wrote),
 }
 
+/// What a writer woken from idle does first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnWake {
+    /// Writes what is queued at once (smol: yielding made *fan-out* slower on its executor,
+    /// bench with 1,000 clients and 10 senders: 4,141 ns of server CPU per delivery with the
+    /// yield, 1,462-1,663 without).
+    Write,
+    /// Yields once, so the other readers that are ready run first and the write carries what
+    /// they add too (async-std: in *fan-out*, one write for several deliveries instead of one
+    /// each).
+    YieldThenWrite,
+}
+
 /// Serves one accepted TCP connection until it ends, then tells the kernel; `guard` is dropped
 /// with the connection (the accept loop counts connections by it).
 ///
 /// The task holds the returned future for the connection's whole life, so its size is most of
-/// what an idle connection costs (520 bytes here, `-Zprint-type-sizes`; 992 before). Hence
+/// what an idle connection costs (520 bytes on smol, `-Zprint-type-sizes`; 992 before). Hence
 /// its shape: the connection is registered before the task runs; one `async` block owns what
 /// the connection needs and lends it to the functions it awaits. An `async fn` taking these by
 /// value would keep each twice (its arguments and the locals they move to), and an `async`
 /// block awaiting such a future would keep that twice too.
-pub(crate) fn serve_connection<G: Send + 'static>(
+pub fn serve_connection<G: Send + 'static>(
     kernel: Kernel,
     name: Arc<str>,
-    stream: smol::net::TcpStream,
+    socket: Arc<Async<TcpStream>>,
     peer: SocketAddr,
     guard: G,
+    on_wake: OnWake,
 ) -> impl Future<Output = ()> + Send + 'static {
-    // The readiness API (`readable`, `writable`) is on the `Async` inside smol's stream;
-    // taking it out costs nothing.
-    let socket: Arc<Async<TcpStream>> = stream.into();
     // Small replies must not wait for Nagle; failing to set it only costs latency.
     let _ = socket.get_ref().set_nodelay(true);
     let conn = kernel.connect(&name, peer, Transport::Tcp);
@@ -85,61 +96,65 @@ pub(crate) fn serve_connection<G: Send + 'static>(
             }
             Err(Refused::ShuttingDown) => return,
         };
-        let outbox = &conn.outbox;
-        let mut writer = pin!(future::or(write_loop(outbox, &socket), async {
-            outbox.aborted().await;
-            Err("dropped by server".to_owned())
-        }));
-        let end = future::or(
-            async {
-                let read = read_loop(&kernel, conn.id, &socket).await;
-                read.map_or(End::Closed, End::Reader)
-            },
-            async { End::Writer(writer.as_mut().await) },
-        )
-        .await;
-        let lingers = match end {
-            End::Writer(wrote) => {
-                kernel.disconnect(conn.id, wrote_reason(&wrote));
-                wrote.is_ok()
-            }
-            End::Reader(reason) => {
-                // A client that half-closed still reads: the kernel closes the outbox after
-                // what it holds, and the writer delivers that unless the client stops reading.
-                kernel.disconnect(conn.id, &reason);
-                future::or(
-                    async {
-                        let _ = writer.await;
-                    },
-                    async {
-                        smol::Timer::after(FLUSH_DEADLINE).await;
-                    },
-                )
-                .await;
-                false
-            }
-            End::Closed => {
-                // The kernel closed the outbox after what it holds (logout, shutdown): the
-                // writer delivers that, unless the client stopped reading.
-                let flushed = future::or(async { Some(writer.await) }, async {
-                    smol::Timer::after(FLUSH_DEADLINE).await;
-                    None
-                })
-                .await;
-                match flushed {
-                    Some(wrote) => {
-                        kernel.disconnect(conn.id, wrote_reason(&wrote));
-                        wrote.is_ok()
-                    }
-                    None => {
-                        kernel.flush_timed_out(&name, peer);
-                        false
+        let lingers = {
+            let outbox = &conn.outbox;
+            let mut writer = pin!(future::or(write_loop(outbox, &socket, on_wake), async {
+                outbox.aborted().await;
+                Err("dropped by server".to_owned())
+            }));
+            let end = future::or(
+                async {
+                    let read = read_loop(&kernel, conn.id, &socket).await;
+                    read.map_or(End::Closed, End::Reader)
+                },
+                async { End::Writer(writer.as_mut().await) },
+            )
+            .await;
+            match end {
+                End::Writer(wrote) => {
+                    kernel.disconnect(conn.id, wrote_reason(&wrote));
+                    wrote.is_ok()
+                }
+                End::Reader(reason) => {
+                    // A client that half-closed still reads: the kernel closes the outbox after
+                    // what it holds, and the writer delivers that unless the client stops reading.
+                    kernel.disconnect(conn.id, &reason);
+                    future::or(
+                        async {
+                            let _ = writer.await;
+                        },
+                        async {
+                            Timer::after(FLUSH_DEADLINE).await;
+                        },
+                    )
+                    .await;
+                    false
+                }
+                End::Closed => {
+                    // The kernel closed the outbox after what it holds (logout, shutdown): the
+                    // writer delivers that, unless the client stopped reading.
+                    let flushed = future::or(async { Some(writer.await) }, async {
+                        Timer::after(FLUSH_DEADLINE).await;
+                        None
+                    })
+                    .await;
+                    match flushed {
+                        Some(wrote) => {
+                            kernel.disconnect(conn.id, wrote_reason(&wrote));
+                            wrote.is_ok()
+                        }
+                        None => {
+                            kernel.flush_timed_out(&name, peer);
+                            false
+                        }
                     }
                 }
             }
         };
         if lingers {
-            linger(&socket).await;
+            // Boxed: it runs once, for at most a second, and inline it would size the task
+            // (its timer and readiness futures) for the connection's whole life.
+            Box::pin(linger(&socket)).await;
         }
     }
 }
@@ -161,7 +176,7 @@ async fn linger(socket: &Async<TcpStream>) {
         }
     };
     future::or(draining, async {
-        smol::Timer::after(LINGER).await;
+        Timer::after(LINGER).await;
     })
     .await;
 }
@@ -231,18 +246,19 @@ fn read_now(
 
 /// Drains the outbox into the socket until the kernel closes it, then shuts the socket's write
 /// side (a TCP socket has nothing to flush). Returns how it ended.
-async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>) -> Wrote {
+async fn write_loop(outbox: &Outbox, socket: &Async<TcpStream>, on_wake: OnWake) -> Wrote {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         let more = match outbox.try_batch(&mut batch) {
             Some(more) => more,
             None => {
                 // Going idle: the outbox shrinks the batch and its queue as it waits.
-                // Unlike the tokio and async-std writers, no yield here before writing: on
-                // smol's executor it made fan-out slower, not faster (bench, 1,000 clients
-                // and 10 senders: 4,141 ns of server CPU per delivery with it, 1,462-1,663
-                // without).
-                outbox.next_batch(&mut batch).await
+                let more = outbox.next_batch(&mut batch).await;
+                if more && on_wake == OnWake::YieldThenWrite {
+                    future::yield_now().await;
+                    let _ = outbox.try_batch(&mut batch);
+                }
+                more
             }
         };
         if !more {

@@ -1,0 +1,17 @@
+//! The TCP connection of the smol and async-std front-ends.
+//!
+//! Both runtimes run on the async-io reactor, so one socket type
+//! (`async_io::Async<std::net::TcpStream>`), one timer (`async_io::Timer`) and this one file
+//! serve both. What differs between them is how each accepts and spawns (in their own crates)
+//! and one choice of the writer's, [`OnWake`], measured per executor.
+//!
+//! # Layout
+//!
+//! - `tcp`: one TCP connection: socket bytes to kernel input, the outbox to socket bytes
+//!   ([`serve_connection`]).
+
+#![warn(missing_docs)]
+
+mod tcp;
+
+pub use tcp::{OnWake, serve_connection};
