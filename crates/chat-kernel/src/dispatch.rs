@@ -83,7 +83,7 @@ pub(crate) struct State {
 /// Sends `reply` to every connection in `ids`, rendering it at most once per output form.
 /// Connections whose queue is full are noted in `dropped`, never waited on.
 fn deliver<'a>(
-    conns: &FxHashMap<ConnId, Conn>,
+    conns: &FxHashMap<ConnId, Box<Conn>>,
     ids: impl IntoIterator<Item = &'a ConnId>,
     reply: &Reply,
     dropped: &mut Vec<ConnId>,

@@ -158,7 +158,7 @@ impl Kernel {
             st.next_id += 1;
             st.reg.conns.insert(
                 id,
-                Conn {
+                Box::new(Conn {
                     server: server.clone(),
                     peer,
                     form,
@@ -170,7 +170,7 @@ impl Kernel {
                         .map(|f| Bucket::new(f, std::time::Instant::now())),
                     busy: false,
                     backlog: Default::default(),
-                },
+                }),
             );
             st.send(
                 id,
