@@ -66,7 +66,7 @@ pub struct LoadArgs {
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Clients log in as <prefix><index>.
+    /// Clients log in as this prefix followed by their index (bench0, bench1, ...).
     #[arg(long, default_value = "bench")]
     pub name_prefix: String,
     /// At most this many clients connect and log in at the same time.

@@ -18,7 +18,7 @@
 //! - [`error`]: the error type, `BenchError`.
 //! - [`target`]: parsing `--target`, the loopback check.
 //! - [`payload`]: what a message carries (run, sender, sequence, send time) and its padding.
-//! - [`line`]: classifying the server's reply lines.
+//! - [`line`](mod@line): classifying the server's reply lines.
 //! - [`conn`]: one connection, TCP or WebSocket: read lines, write commands.
 //! - [`shared`]: run-wide state: phase, windows, acknowledgements, counters, histograms.
 //! - [`client`]: what one client does (log in; send and receive; or idle).

@@ -23,7 +23,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// All forms, in the order of [`Format::index`].
+    /// All forms, in the order of their index (`Format::index`).
     pub const ALL: [Format; 3] = [Format::Color, Format::Text, Format::Json];
 
     /// The form's name as the `format` command spells it.
