@@ -19,6 +19,8 @@
 //! - [`outbox`]: a connection's byte-bounded outbound queue; [`flood`]: the flood limit;
 //!   [`limits`]: every limit in one value; [`shutdown`]: the shutdown signal.
 //! - [`store`]: accounts and history behind the [`Store`] trait (memory, SQLite) on a thread.
+//! - [`stream`]: the runtime-free halves of a TCP front-end's reads and writes (per-thread
+//!   buffers, feeding the kernel, gathering a batch into one write).
 
 #![warn(missing_docs)]
 
@@ -39,6 +41,7 @@ mod registry;
 pub mod reply;
 pub mod shutdown;
 pub mod store;
+pub mod stream;
 
 pub use console::{Console, ConsoleEvent};
 pub use dispatch::Flow;

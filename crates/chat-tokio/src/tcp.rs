@@ -13,10 +13,10 @@
 //! one, then reads into a per-thread scratch buffer and feeds the decoder, never across an
 //! await. The writer gathers a batch into a per-thread scratch buffer and writes it without
 //! waiting; only what a full socket did not take is kept, until the socket is writable again.
+//! What happens once the socket is ready is the same on every runtime: [`chat_kernel::stream`].
 
-use std::cell::RefCell;
 use std::future::{Future, poll_fn};
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
@@ -24,21 +24,9 @@ use std::sync::Arc;
 use bytes::{Buf as _, Bytes};
 use chat_kernel::outbox::{Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
-use chat_kernel::{ConnId, Flow, Kernel, LineDecoder, Outbox, Refused, Transport};
+use chat_kernel::stream::{Read, read_and_discard, read_into_kernel, write_now, write_some};
+use chat_kernel::{ConnId, Kernel, LineDecoder, Outbox, Refused, Transport};
 use tokio::net::TcpStream;
-
-/// Size of the per-thread read buffer: the most read from a socket at a time.
-const READ_SCRATCH: usize = 16 * 1024;
-/// The per-thread write buffer is released after a burst grew it past this.
-const KEEP_WRITE_BUF: usize = 64 * 1024;
-
-thread_local! {
-    /// Every connection on this thread reads into this buffer, never across an await.
-    static READ_BUF: RefCell<Box<[u8]>> =
-        RefCell::new(vec![0; READ_SCRATCH].into_boxed_slice());
-    /// Every connection on this thread gathers a batch into this buffer for one write.
-    static WRITE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Which side ended first.
 enum End {
@@ -141,11 +129,7 @@ fn shut_write(socket: &TcpStream) {
 async fn linger(socket: &TcpStream) {
     let draining = async {
         while socket.readable().await.is_ok() {
-            let more = READ_BUF.with_borrow_mut(|buf| match socket.try_read(buf) {
-                Ok(0) => false,
-                Ok(_) => true,
-                Err(e) => matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
-            });
+            let more = read_and_discard(|buf| socket.try_read(buf));
             if !more {
                 return;
             }
@@ -154,25 +138,13 @@ async fn linger(socket: &TcpStream) {
     let _ = tokio::time::timeout(LINGER, draining).await;
 }
 
-/// What one read did.
-enum Read {
-    /// Input was fed to the kernel (or the read was interrupted): read again.
-    Progress,
-    /// Nothing to read now: wait until the socket is readable.
-    Idle,
-    /// The kernel closed the connection ([`Flow::Close`]): stop reading.
-    Closed,
-    /// EOF or a read error: the reason.
-    Ended(String),
-}
-
 /// Reads until EOF or an error and returns the reason, or `None` once the kernel closed the
 /// connection ([`Flow::Close`]): then the writer flushes the last lines, for at most
 /// [`FLUSH_DEADLINE`], so a client that logs out and never reads cannot keep its task.
 async fn read_loop(kernel: &Kernel, id: ConnId, socket: &TcpStream) -> Option<String> {
     let mut decoder = LineDecoder::new(kernel.limits().max_line);
     loop {
-        match read_now(kernel, id, socket, &mut decoder) {
+        match read_into_kernel(kernel, id, &mut decoder, |buf| socket.try_read(buf)) {
             Read::Progress => {}
             Read::Idle => {
                 // Parked here, the connection holds no read buffer. (The poll form keeps the one
@@ -189,26 +161,6 @@ async fn read_loop(kernel: &Kernel, id: ConnId, socket: &TcpStream) -> Option<St
         // must not fill everyone's queue before their writers had a turn.
         tokio::task::yield_now().await;
     }
-}
-
-/// Reads what the socket holds now into the thread's buffer and feeds it to the kernel.
-fn read_now(kernel: &Kernel, id: ConnId, socket: &TcpStream, decoder: &mut LineDecoder) -> Read {
-    READ_BUF.with_borrow_mut(|buf| {
-        let n = match socket.try_read(buf) {
-            Ok(0) => return Read::Ended("connection closed".to_owned()),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Read::Idle,
-            Err(e) if e.kind() == ErrorKind::Interrupted => return Read::Progress,
-            Err(e) => return Read::Ended(e.to_string()),
-        };
-        let mut closed = false;
-        decoder.feed(&buf[..n], |input| {
-            if !closed && kernel.handle(id, input) == Flow::Close {
-                closed = true;
-            }
-        });
-        if closed { Read::Closed } else { Read::Progress }
-    })
 }
 
 /// Drains the outbox into the socket until the kernel closes it, then flushes and shuts the
@@ -246,52 +198,14 @@ async fn write_loop(outbox: &Outbox, socket: &TcpStream) -> Wrote {
 
 /// Writes every payload of `batch`, waiting for the socket only when it is full.
 async fn write_batch(socket: &TcpStream, batch: &[Bytes]) -> io::Result<()> {
-    let Some(mut rest) = write_now(socket, batch)? else {
+    let Some(mut rest) = write_now(batch, |data| socket.try_write(data))? else {
         return Ok(());
     };
     // The socket is full: what it did not take is kept until it is writable.
     while !rest.is_empty() {
         poll_fn(|cx| socket.poll_write_ready(cx)).await?;
-        let n = write_some(socket, &rest)?;
+        let n = write_some(|data| socket.try_write(data), &rest)?;
         rest.advance(n);
     }
     Ok(())
-}
-
-/// One write without waiting: how much the socket took (0 when it is full).
-fn write_some(socket: &TcpStream, data: &[u8]) -> io::Result<usize> {
-    loop {
-        match socket.try_write(data) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Writes `batch` in one write without waiting (a lone payload as it is, several gathered in
-/// the thread's buffer); returns what the socket did not take.
-fn write_now(socket: &TcpStream, batch: &[Bytes]) -> io::Result<Option<Bytes>> {
-    let write = |data: &[u8]| write_some(socket, data);
-    match batch {
-        [] => Ok(None),
-        [one] => {
-            let n = write(one)?;
-            Ok((n < one.len()).then(|| one.slice(n..)))
-        }
-        many => WRITE_BUF.with_borrow_mut(|buf| {
-            buf.clear();
-            for payload in many {
-                buf.extend_from_slice(payload);
-            }
-            let n = write(buf)?;
-            let rest = (n < buf.len()).then(|| Bytes::copy_from_slice(&buf[n..]));
-            if buf.capacity() > KEEP_WRITE_BUF {
-                // A burst grew the thread's buffer: do not keep it.
-                *buf = Vec::new();
-            }
-            Ok(rest)
-        }),
-    }
 }
