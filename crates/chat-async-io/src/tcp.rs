@@ -229,7 +229,7 @@ async fn write_batch(socket: &Async<TcpStream>, batch: &[Bytes]) -> io::Result<(
     // The socket is full: what it did not take is kept until it is writable.
     while !rest.is_empty() {
         poll_fn(|cx| socket.poll_writable(cx)).await?;
-        let n = write_some(|data| socket.get_ref().write(data), &rest)?;
+        let n = write_some(&rest, |data| socket.get_ref().write(data))?;
         rest.advance(n);
     }
     Ok(())

@@ -77,8 +77,8 @@ pub fn read_and_discard(read: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> bo
 
 /// One non-blocking write: how much the socket took, 0 when it is full.
 pub fn write_some(
-    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
     data: &[u8],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
 ) -> io::Result<usize> {
     loop {
         match write(data) {
@@ -99,7 +99,7 @@ pub fn write_now(
     match batch {
         [] => Ok(None),
         [one] => {
-            let n = write_some(&mut write, one)?;
+            let n = write_some(one, &mut write)?;
             Ok((n < one.len()).then(|| one.slice(n..)))
         }
         many => WRITE_BUF.with_borrow_mut(|buf| {
@@ -107,7 +107,7 @@ pub fn write_now(
             for payload in many {
                 buf.extend_from_slice(payload);
             }
-            let n = write_some(&mut write, buf)?;
+            let n = write_some(buf, &mut write)?;
             let rest = (n < buf.len()).then(|| Bytes::copy_from_slice(&buf[n..]));
             if buf.capacity() > KEEP_WRITE_BUF {
                 // A burst grew the thread's buffer: do not keep it.
@@ -137,16 +137,13 @@ mod tests {
     #[test]
     fn a_full_socket_takes_nothing_and_interrupts_are_retried() {
         let mut calls = 0;
-        let n = write_some(
-            |_| {
-                calls += 1;
-                match calls {
-                    1 => Err(ErrorKind::Interrupted.into()),
-                    _ => Err(ErrorKind::WouldBlock.into()),
-                }
-            },
-            b"x",
-        );
+        let n = write_some(b"x", |_| {
+            calls += 1;
+            match calls {
+                1 => Err(ErrorKind::Interrupted.into()),
+                _ => Err(ErrorKind::WouldBlock.into()),
+            }
+        });
         assert_eq!(n.ok(), Some(0));
         assert_eq!(calls, 2);
         let one = [Bytes::from_static(b"xyz")];

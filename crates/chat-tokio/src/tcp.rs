@@ -204,7 +204,7 @@ async fn write_batch(socket: &TcpStream, batch: &[Bytes]) -> io::Result<()> {
     // The socket is full: what it did not take is kept until it is writable.
     while !rest.is_empty() {
         poll_fn(|cx| socket.poll_write_ready(cx)).await?;
-        let n = write_some(|data| socket.try_write(data), &rest)?;
+        let n = write_some(&rest, |data| socket.try_write(data))?;
         rest.advance(n);
     }
     Ok(())
