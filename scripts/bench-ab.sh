@@ -8,16 +8,18 @@
 # Runs on this machine differ by 10-30% minutes apart, so one run of each proves little. This
 # alternates the two binaries RUNS times each (a fresh server per run, on a free port, with
 # `--store memory --no-flood-limit` as `bench suite` does), drives each with NEW_BINARY's
-# `bench`, and prints per run and then the medians of: server CPU per delivery (ns), its user
-# and system parts, p99 latency and deliveries lost. With `--idle N` among the options it
-# reports the server's memory per idle connection instead.
+# `bench` (or BENCH_BINARY's, when set: for a change that would also change the load
+# generator, such as the allocator), and prints per run and then the medians of: server CPU
+# per delivery (ns), its user and system parts, p99 latency and deliveries lost. With
+# `--idle N` among the options it reports the server's memory per idle connection instead.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,13p' "$0" >&2
     exit 2
 fi
 old=$1 new=$2 runs=$3 server=$4
 shift 4
+bench=${BENCH_BINARY:-$new}
 case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
 ulimit -n "$(ulimit -Hn)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -34,7 +36,7 @@ for _ in $(seq "$runs"); do
             (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
             sleep 0.1
         done
-        "$new" bench --target "${scheme}127.0.0.1:$port" --server-pid "$pid" --json "$@" |
+        "$bench" bench --target "${scheme}127.0.0.1:$port" --server-pid "$pid" --json "$@" |
             python3 -c '
 import json, sys
 d = json.loads(sys.stdin.readline())
