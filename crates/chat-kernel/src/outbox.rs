@@ -28,7 +28,11 @@ pub enum Closing {
 struct State {
     /// Always drained whole, so a `Vec` (swapped with the writer's empty batch) serves.
     queue: Vec<Bytes>,
+    /// Bytes in `queue`.
     bytes: usize,
+    /// Bytes of the batch the writer took and may still be writing: it counts toward the
+    /// limit until the writer asks for the next batch with an empty one (it has written it).
+    in_flight: usize,
     closing: Option<Closing>,
 }
 
@@ -113,14 +117,15 @@ pub fn outbox(limit: usize) -> (OutboxSender, Outbox) {
 }
 
 impl OutboxSender {
-    /// Queues a payload; fails when it would take the pending output past the limit.
-    /// A payload pushed after the outbox closed is dropped silently.
+    /// Queues a payload; fails when it would take the pending output (what is queued and the
+    /// batch the writer is writing) past the limit. A payload pushed after the outbox closed
+    /// is dropped silently.
     pub fn push(&self, payload: Bytes) -> Result<(), QueueFull> {
         let mut st = self.shared.state.lock();
         if st.closing.is_some() {
             return Ok(());
         }
-        if st.bytes + payload.len() > self.limit {
+        if st.bytes + st.in_flight + payload.len() > self.limit {
             return Err(QueueFull);
         }
         st.bytes += payload.len();
@@ -153,6 +158,7 @@ impl OutboxSender {
         if closing == Closing::Abort {
             st.queue = Vec::new();
             st.bytes = 0;
+            st.in_flight = 0;
         }
         drop(st);
         self.shared.data.wake();
@@ -161,15 +167,19 @@ impl OutboxSender {
         }
     }
 
-    /// Bytes waiting in the queue now.
+    /// Bytes of output pending now: queued, and in the batch the writer is writing.
     pub fn pending(&self) -> usize {
-        self.shared.state.lock().bytes
+        let st = self.shared.state.lock();
+        st.bytes + st.in_flight
     }
 }
 
 impl Outbox {
     /// Moves everything queued into `batch`. Ready with `true` when it got data, with `false`
     /// when the connection is to be closed (a graceful close delivers the queue first).
+    ///
+    /// What `batch` takes counts toward the limit until the writer has written it, which it
+    /// shows by asking again with `batch` empty.
     ///
     /// Pending means the writer goes idle: then `batch` and the queue are shrunk to
     /// [`IDLE_KEEP`] slots, so a connection at rest holds no burst-sized vectors.
@@ -204,6 +214,10 @@ impl Outbox {
 
     /// [`Outbox::try_batch`] under the lock.
     fn take(st: &mut State, batch: &mut Vec<Bytes>) -> Option<bool> {
+        if batch.is_empty() {
+            // The writer wrote what it took before.
+            st.in_flight = 0;
+        }
         if st.closing == Some(Closing::Abort) {
             return Some(false);
         }
@@ -218,6 +232,7 @@ impl Outbox {
             } else {
                 batch.append(&mut st.queue);
             }
+            st.in_flight += st.bytes;
             st.bytes = 0;
             return Some(true);
         }
@@ -280,6 +295,10 @@ mod tests {
         assert_eq!(tx.pending(), 7);
         assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
         assert_eq!(batch.len(), 2);
+        // Still pending while the writer writes them.
+        assert_eq!(tx.pending(), 7);
+        batch.clear();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Pending);
         assert_eq!(tx.pending(), 0);
     }
 
@@ -331,6 +350,27 @@ mod tests {
         tx.push(Bytes::from_static(b"12345")).unwrap();
         tx.push(Bytes::from_static(b"12345")).unwrap();
         assert_eq!(tx.push(Bytes::from_static(b"x")), Err(QueueFull));
+    }
+
+    #[test]
+    fn the_batch_being_written_counts_toward_the_limit_until_the_writer_asks_again() {
+        let (tx, rx) = outbox(10);
+        tx.push(Bytes::from_static(b"12345678")).unwrap();
+        let mut batch = Vec::new();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+        // The writer holds 8 bytes it has not written (a full socket): 2 more fit, not 3.
+        assert_eq!(tx.pending(), 8);
+        tx.push(Bytes::from_static(b"ab")).unwrap();
+        assert_eq!(tx.push(Bytes::from_static(b"c")), Err(QueueFull));
+        // Taking more into the same batch keeps all of it in flight.
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Ready(true));
+        assert_eq!(tx.pending(), 10);
+        assert_eq!(tx.push(Bytes::from_static(b"c")), Err(QueueFull));
+        // Written: the writer asks with an empty batch, and the room is back.
+        batch.clear();
+        assert_eq!(poll_once(&rx, &mut batch), Poll::Pending);
+        assert_eq!(tx.pending(), 0);
+        tx.push(Bytes::from_static(b"0123456789")).unwrap();
     }
 
     #[test]
