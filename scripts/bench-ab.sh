@@ -14,7 +14,7 @@
 # `--idle N` among the options it reports the server's memory per idle connection instead.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
 fi
 old=$1 new=$2 runs=$3 server=$4
