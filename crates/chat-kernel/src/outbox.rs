@@ -244,11 +244,33 @@ impl Outbox {
         self.shared.state.lock().closing
     }
 
+    /// Ready once the kernel aborted this connection (slow client, server drop); pending
+    /// registers the waker. The poll form of [`Outbox::aborted`], for a writer that checks it
+    /// while it waits for a full socket, without a future of its own.
+    pub fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.poll_aborted(cx)
+    }
+
     /// A future that completes when the kernel aborts this connection (slow client, server
     /// drop). A front-end races its blocked writes against it.
     pub fn aborted(&self) -> Aborted {
         Aborted {
             shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Shared {
+    fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let aborted = || self.state.lock().closing == Some(Closing::Abort);
+        if aborted() {
+            return Poll::Ready(());
+        }
+        self.abort.register(cx.waker());
+        if aborted() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -263,16 +285,7 @@ impl Future for Aborted {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let aborted = |s: &Shared| s.state.lock().closing == Some(Closing::Abort);
-        if aborted(&self.shared) {
-            return Poll::Ready(());
-        }
-        self.shared.abort.register(cx.waker());
-        if aborted(&self.shared) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        self.shared.poll_aborted(cx)
     }
 }
 

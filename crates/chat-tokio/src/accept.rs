@@ -35,15 +35,15 @@ pub(crate) async fn accept_loop(
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 match &page {
-                    None => tokio::spawn(tcp::serve_connection(kernel, name, stream, peer, done)),
+                    None => tcp::spawn_connection(kernel, name, stream, peer, done),
                     Some(page) => {
                         let page = page.clone();
                         tokio::spawn(async move {
                             ws::serve_connection(kernel, name, stream, peer, page).await;
                             drop(done);
-                        })
+                        });
                     }
-                };
+                }
             }
             Err(e) => {
                 kernel
