@@ -11,6 +11,7 @@ use std::io::{self, ErrorKind};
 
 use bytes::Bytes;
 
+use crate::outbox::{Wrote, wrote_reason};
 use crate::{ConnId, Flow, Kernel, LineDecoder};
 
 /// Size of the per-thread read buffer: the most read from a socket at a time.
@@ -24,6 +25,61 @@ thread_local! {
         RefCell::new(vec![0; READ_SCRATCH].into_boxed_slice());
     /// Every connection on this thread gathers a batch into this buffer for one write.
     static WRITE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Why a writer ends when the kernel aborted its outbox (a slow client, a server drop).
+pub const DROPPED: &str = "dropped by server";
+
+/// Which side of a connection ended first.
+#[derive(Debug)]
+pub enum End {
+    /// The reader: EOF, half-close or a read error. The client may still be reading.
+    Reader(String),
+    /// The kernel closed the connection (logout, shutdown): the writer flushes what is queued.
+    Closed,
+    /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
+    /// write failed.
+    Writer(Wrote),
+}
+
+/// What a connection does once one side has ended and the kernel has been told: a one-byte
+/// value, so a connection's future keeps no reason string across the flush it awaits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing more to deliver.
+    Done {
+        /// The writer shut the write side cleanly: linger before closing.
+        lingers: bool,
+    },
+    /// The reader ended: the writer delivers what the kernel still queued, within the deadline.
+    Flush,
+    /// The kernel closed the outbox: the writer delivers the last lines, within the deadline,
+    /// and then the kernel is told how that went.
+    FlushThenDisconnect,
+}
+
+impl End {
+    /// Tells the kernel how connection `id` ended, when that is known yet, and says what the
+    /// front-end does next.
+    pub fn settle(self, kernel: &Kernel, id: ConnId) -> Then {
+        match self {
+            End::Writer(wrote) => {
+                kernel.disconnect(id, wrote_reason(&wrote));
+                Then::Done {
+                    lingers: wrote.is_ok(),
+                }
+            }
+            End::Reader(reason) => {
+                // A client that half-closed still reads: the kernel closes the outbox after
+                // what it holds, and the writer delivers that unless the client stops reading.
+                kernel.disconnect(id, &reason);
+                Then::Flush
+            }
+            // The kernel closed the outbox after what it holds (logout, shutdown): the writer
+            // delivers that, unless the client stopped reading.
+            End::Closed => Then::FlushThenDisconnect,
+        }
+    }
 }
 
 /// What one read did.
@@ -151,6 +207,43 @@ mod tests {
         assert_eq!(rest.ok().flatten().as_deref(), Some(&b"xyz"[..]));
         let failed = write_now(&one, |_| Err(ErrorKind::BrokenPipe.into()));
         assert!(failed.is_err());
+    }
+
+    #[test]
+    fn settling_an_end_tells_the_kernel_and_says_what_is_left() {
+        use crate::store::MemoryStore;
+        use crate::{Console, KernelConfig, Transport};
+        let kernel = Kernel::new(
+            KernelConfig::default(),
+            Box::new(MemoryStore::default()),
+            Console::stdout(false),
+        )
+        .expect("kernel");
+        let server: std::sync::Arc<str> = "test_chat".into();
+        let peer = "127.0.0.1:40000".parse().expect("address");
+        let connect = || {
+            kernel
+                .connect(&server, peer, Transport::Tcp)
+                .expect("registered")
+        };
+        let (a, b, c, d) = (connect(), connect(), connect(), connect());
+        assert_eq!(kernel.connections(), 4);
+        // The writer flushed and shut the socket: disconnected, and the socket lingers.
+        assert_eq!(
+            End::Writer(Ok(())).settle(&kernel, a.id),
+            Then::Done { lingers: true }
+        );
+        // A write failed: disconnected, no linger.
+        assert_eq!(
+            End::Writer(Err("broken pipe".into())).settle(&kernel, b.id),
+            Then::Done { lingers: false }
+        );
+        // The reader hit EOF: disconnected, and the writer flushes what is queued.
+        assert_eq!(End::Reader("EOF".into()).settle(&kernel, c.id), Then::Flush);
+        assert_eq!(kernel.connections(), 1);
+        // The kernel closed it: the kernel is told only after the flush.
+        assert_eq!(End::Closed.settle(&kernel, d.id), Then::FlushThenDisconnect);
+        assert_eq!(kernel.connections(), 1);
     }
 
     #[test]

@@ -24,36 +24,12 @@ use std::task::Poll;
 use bytes::{Buf as _, Bytes};
 use chat_kernel::outbox::{Closing, Wrote, wrote_reason};
 use chat_kernel::shutdown::{FLUSH_DEADLINE, LINGER};
-use chat_kernel::stream::{Read, read_and_discard, read_into_kernel, write_now, write_some};
+use chat_kernel::stream::{
+    DROPPED, End, Read, Then, read_and_discard, read_into_kernel, write_now, write_some,
+};
 use chat_kernel::{ConnId, Connection, Kernel, LineDecoder, Outbox, Refused, Transport};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-
-/// Why a writer ends when the kernel aborted its outbox.
-const DROPPED: &str = "dropped by server";
-
-/// Which side ended first.
-enum End {
-    /// The reader: EOF, half-close or a read error. The client may still be reading.
-    Reader(String),
-    /// The kernel closed the connection (logout, shutdown): the writer flushes what is queued.
-    Closed,
-    /// The writer: the outbox closed and was flushed, the kernel dropped the connection, or a
-    /// write failed.
-    Writer(Wrote),
-}
-
-/// What a connection does once one side has ended and the kernel has been told.
-#[derive(Clone, Copy)]
-enum Then {
-    /// Nothing more to deliver: linger if the writer shut the write side cleanly.
-    Done { lingers: bool },
-    /// The reader ended: the writer delivers what the kernel still queued, within the deadline.
-    Flush,
-    /// The kernel closed the outbox: the writer delivers the last lines, within the deadline,
-    /// and the kernel is told how that went.
-    FlushThenDisconnect,
-}
 
 /// Registers an accepted TCP connection with the kernel and spawns its task; `guard` is
 /// dropped with the task (the accept loop counts connections by it). A connection the kernel
@@ -120,24 +96,7 @@ pub(crate) fn serve_connection<G: Send + 'static>(
                     }
                     reason = writer.as_mut() => End::Writer(reason),
                 };
-                match end {
-                    End::Writer(wrote) => {
-                        kernel.disconnect(conn.id, wrote_reason(&wrote));
-                        Then::Done {
-                            lingers: wrote.is_ok(),
-                        }
-                    }
-                    End::Reader(reason) => {
-                        // A client that half-closed still reads: the kernel closes the outbox
-                        // after what it holds, and the writer delivers that unless the client
-                        // stops reading.
-                        kernel.disconnect(conn.id, &reason);
-                        Then::Flush
-                    }
-                    // The kernel closed the outbox after what it holds (logout, shutdown): the
-                    // writer delivers that, unless the client stopped reading.
-                    End::Closed => Then::FlushThenDisconnect,
-                }
+                end.settle(&kernel, conn.id)
             };
             match then {
                 Then::Done { lingers } => lingers,
