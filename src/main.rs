@@ -4,15 +4,15 @@
 //!
 //! - `cli`: the command line (clap); `client` and `bench` are run by their own crates.
 //! - `servers`: the six servers, their default ports and the `bind` groups.
-//! - `trim`: gives the memory a burst freed back to the system (glibc).
+//! - `alloc`: the allocator (jemalloc), set to give the memory a burst freed back to the system.
 //! - `main` (this file): binds every listener first (so a taken port fails at once, naming it),
 //!   starts one kernel and store, runs each runtime's servers on a thread of its own, and on
 //!   Ctrl-C / SIGTERM shuts down gracefully: clients are told, queues and the store flushed,
 //!   exit 0 within 5 seconds.
 
+mod alloc;
 mod cli;
 mod servers;
-mod trim;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -170,7 +170,6 @@ fn serve(servers: Vec<(ServerDef, u16)>, common: &CommonArgs) -> Result<(), AppE
             }
         })
         .map_err(AppError::Signals)?;
-    trim::start();
 
     let mut running = 0;
     for runtime in [Runtime::Tokio, Runtime::AsyncStd, Runtime::Smol] {
