@@ -8,10 +8,10 @@
 //! # Layout
 //!
 //! - `tcp`: one TCP connection: socket bytes to kernel input, the outbox to socket bytes
-//!   ([`serve_connection`]).
+//!   ([`spawn_connection`], on the executor a front-end lends through [`Spawn`]).
 
 #![warn(missing_docs)]
 
 mod tcp;
 
-pub use tcp::{OnWake, serve_connection};
+pub use tcp::{OnWake, Spawn, spawn_connection};

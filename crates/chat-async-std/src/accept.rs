@@ -43,28 +43,29 @@ pub(crate) async fn accept_loop(
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 match &page {
                     None => match tcp::adopt(stream) {
-                        Ok(socket) => async_std::task::spawn(chat_async_io::serve_connection(
+                        Ok(socket) => chat_async_io::spawn_connection(
+                            &tcp::Tasks,
                             kernel,
                             name,
                             socket,
                             peer,
                             done,
                             OnWake::YieldThenWrite,
-                        )),
+                        ),
                         Err(e) => {
                             let error = format!("adopting a connection from {peer}: {e}");
                             kernel.console().print(&name, ConsoleEvent::Error(error));
-                            continue;
                         }
                     },
                     Some(page) => {
                         let page = page.clone();
-                        async_std::task::spawn(async move {
+                        // Dropping the handle detaches the task.
+                        drop(async_std::task::spawn(async move {
                             ws::serve_connection(kernel, name, stream, peer, page).await;
                             drop(done);
-                        })
+                        }));
                     }
-                };
+                }
             }
             Err(e) => {
                 kernel

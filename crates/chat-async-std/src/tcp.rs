@@ -1,11 +1,21 @@
 //! TCP connections on async-std: each socket is handed to the async-io reactor and served by
-//! [`chat_async_io::serve_connection`], the file smol uses too.
+//! [`chat_async_io::spawn_connection`], the file smol uses too.
 
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 
 use async_io::Async;
+
+/// Spawns a TCP connection's tasks on async-std's executor.
+pub(crate) struct Tasks;
+
+impl chat_async_io::Spawn for Tasks {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
+        // Dropping the handle detaches the task.
+        drop(async_std::task::spawn(future));
+    }
+}
 
 /// Moves an accepted socket into an `async_io::Async` of its own.
 ///

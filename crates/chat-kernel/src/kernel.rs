@@ -220,9 +220,12 @@ impl Kernel {
     /// Tells the console that a connection the kernel had closed (logout, shutdown) was dropped
     /// before its last lines were written: the client stopped reading for [`FLUSH_DEADLINE`].
     ///
+    /// `peer` is asked of the socket then (a connection's task does not keep it for this one
+    /// line); `None` when the socket no longer knows it.
+    ///
     /// [`FLUSH_DEADLINE`]: crate::shutdown::FLUSH_DEADLINE
-    pub fn flush_timed_out(&self, server: &str, peer: SocketAddr) {
-        let text = format!("Connection closed: {peer} (flush timed out).");
+    pub fn flush_timed_out(&self, server: &str, peer: Option<SocketAddr>) {
+        let text = flush_timed_out_line(peer);
         self.inner.console.print(server, ConsoleEvent::Info(text));
     }
 
@@ -318,5 +321,31 @@ impl Inner {
                 );
             }
         }
+    }
+}
+
+/// The console's line for a flush that timed out (see [`Kernel::flush_timed_out`]).
+fn flush_timed_out_line(peer: Option<SocketAddr>) -> String {
+    match peer {
+        Some(peer) => format!("Connection closed: {peer} (flush timed out)."),
+        None => "Connection closed (flush timed out).".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_out_flush_names_the_peer_when_the_socket_still_knows_it() {
+        let peer: SocketAddr = "127.0.0.1:4242".parse().expect("address");
+        assert_eq!(
+            flush_timed_out_line(Some(peer)),
+            "Connection closed: 127.0.0.1:4242 (flush timed out)."
+        );
+        assert_eq!(
+            flush_timed_out_line(None),
+            "Connection closed (flush timed out)."
+        );
     }
 }

@@ -15,6 +15,15 @@ use crate::ws;
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Spawns a TCP connection's tasks on the server's executor.
+struct OnExecutor<'a>(&'a Executor<'static>);
+
+impl chat_async_io::Spawn for OnExecutor<'_> {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        self.0.spawn(future).detach();
+    }
+}
+
 /// Accepts connections on `listener` until the shutdown signal fires, spawning one task per
 /// connection on `executor`; each task holds a clone of `done` until it ends.
 pub(crate) async fn accept_loop(
@@ -43,26 +52,28 @@ pub(crate) async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
-                let task = match &page {
+                match &page {
                     // The readiness API (`readable`, `writable`) is on the `Async` inside
                     // smol's stream; taking it out costs nothing.
-                    None => executor.spawn(chat_async_io::serve_connection(
+                    None => chat_async_io::spawn_connection(
+                        &OnExecutor(&executor),
                         kernel,
                         name,
                         stream.into(),
                         peer,
                         done,
                         OnWake::Write,
-                    )),
+                    ),
                     Some(page) => {
                         let page = page.clone();
-                        executor.spawn(async move {
-                            ws::serve_connection(kernel, name, stream, peer, page).await;
-                            drop(done);
-                        })
+                        executor
+                            .spawn(async move {
+                                ws::serve_connection(kernel, name, stream, peer, page).await;
+                                drop(done);
+                            })
+                            .detach();
                     }
-                };
-                task.detach();
+                }
             }
             Err(e) => {
                 kernel

@@ -45,7 +45,7 @@ pub(crate) fn spawn_connection<G: Send + 'static>(
     let _ = socket.set_nodelay(true);
     match kernel.connect(&name, peer, Transport::Tcp) {
         Ok(conn) => {
-            tokio::spawn(serve_connection(kernel, name, conn, socket, peer, guard));
+            tokio::spawn(serve_connection(kernel, name, conn, socket, guard));
         }
         Err(Refused::ServerFull(payload)) => {
             tokio::spawn(async move {
@@ -67,7 +67,8 @@ pub(crate) fn spawn_connection<G: Send + 'static>(
 /// connection is registered before the task runs (and a refused one never gets this task);
 /// one `async` block owns what the connection needs, the socket unsplit, and lends it to the
 /// functions it awaits; what ended the connection is settled before the flush is awaited, so
-/// no reason string is kept across it. tokio keeps a task in a block aligned to 128 bytes (its
+/// no reason string is kept across it; the peer's address, needed only if that flush times
+/// out, is asked of the socket then. tokio keeps a task in a block aligned to 128 bytes (its
 /// header, scheduler and trailer take 104), so a future of at most 408 bytes makes a 512-byte
 /// task; this one was 544, a 768-byte task. The test `the_connection_future_fits_a_512_byte_task`
 /// guards it.
@@ -80,7 +81,6 @@ pub(crate) fn serve_connection<G: Send + 'static>(
     name: Arc<str>,
     conn: Connection,
     socket: TcpStream,
-    peer: SocketAddr,
     guard: G,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
@@ -113,7 +113,7 @@ pub(crate) fn serve_connection<G: Send + 'static>(
                             wrote.is_ok()
                         }
                         Err(_) => {
-                            kernel.flush_timed_out(&name, peer);
+                            kernel.flush_timed_out(&name, socket.peer_addr().ok());
                             false
                         }
                     }
@@ -294,7 +294,7 @@ mod tests {
                 .expect("registered");
             // The guard the accept loop passes.
             let guard = async_channel::bounded::<()>(1).0;
-            let future = serve_connection(kernel, name, conn, socket, peer, guard);
+            let future = serve_connection(kernel, name, conn, socket, guard);
             let size = std::mem::size_of_val(&future);
             assert!(
                 size <= MAX_FUTURE,
