@@ -60,10 +60,9 @@ pub(crate) async fn accept_loop(
                     Some(page) => {
                         let page = page.clone();
                         // Dropping the handle detaches the task.
-                        drop(async_std::task::spawn(async move {
-                            ws::serve_connection(kernel, name, stream, peer, page).await;
-                            drop(done);
-                        }));
+                        drop(async_std::task::spawn(ws::serve_connection(
+                            kernel, name, stream, peer, page, done,
+                        )));
                     }
                 }
             }

@@ -64,15 +64,16 @@ pub(crate) async fn accept_loop(
                         done,
                         OnWake::Write,
                     ),
-                    Some(page) => {
-                        let page = page.clone();
-                        executor
-                            .spawn(async move {
-                                ws::serve_connection(kernel, name, stream, peer, page).await;
-                                drop(done);
-                            })
-                            .detach();
-                    }
+                    Some(page) => executor
+                        .spawn(ws::serve_connection(
+                            kernel,
+                            name,
+                            stream,
+                            peer,
+                            page.clone(),
+                            done,
+                        ))
+                        .detach(),
                 }
             }
             Err(e) => {

@@ -38,10 +38,7 @@ pub(crate) async fn accept_loop(
                     None => tcp::spawn_connection(kernel, name, stream, peer, done),
                     Some(page) => {
                         let page = page.clone();
-                        tokio::spawn(async move {
-                            ws::serve_connection(kernel, name, stream, peer, page).await;
-                            drop(done);
-                        });
+                        tokio::spawn(ws::serve_connection(kernel, name, stream, peer, page, done));
                     }
                 }
             }
