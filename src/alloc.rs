@@ -22,7 +22,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// What jemalloc reads at start-up (a C string; it may be read before `main`, so a static).
 #[cfg(not(target_env = "msvc"))]
-pub const CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+const CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// jemalloc's `malloc_conf` global, under this build's symbol prefix.
 #[cfg(not(target_env = "msvc"))]

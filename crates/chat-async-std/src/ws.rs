@@ -153,9 +153,9 @@ mod tests {
     use chat_kernel::{Console, KernelConfig, StoreSpec};
 
     /// The largest connection future whose task fits the allocator's (jemalloc's) 2,048-byte
-    /// block: async-std's task adds async-task's header (32 bytes), the schedule
-    /// closure (8), async-executor's clean-up (16) and async-std's task locals (40). It was an `async fn` awaited by the accept loop's block,
-    /// 2,048 bytes, a 2,144-byte task in a 2,560-byte block.
+    /// block: async-std's task adds async-task's header (32 bytes), the schedule closure (8),
+    /// async-executor's clean-up (16) and async-std's task locals (40). It was an `async fn`
+    /// awaited by the accept loop's block, 2,048 bytes, a 2,144-byte task in a 2,560-byte block.
     const MAX_FUTURE: usize = 2048 - 96;
 
     #[test]

@@ -14,12 +14,15 @@
 //! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
 //! - `gather`: `chat_web::GatherStream` for tokio's I/O traits (the socket under
 //!   tokio-tungstenite).
+//! - `test_support` (tests only): a kernel and an accepted socket for the unit tests.
 
 #![warn(missing_docs)]
 
 mod accept;
 mod gather;
 mod tcp;
+#[cfg(test)]
+mod test_support;
 mod ws;
 
 use chat_kernel::shutdown::FLUSH_DEADLINE;

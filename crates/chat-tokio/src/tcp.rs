@@ -265,7 +265,7 @@ fn write_rest<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_kernel::{Console, KernelConfig, StoreSpec};
+    use crate::test_support::with_accepted;
 
     /// The largest future that still fits tokio's 512-byte task block (see [`serve_connection`]):
     /// 512 minus the task's header (32), scheduler handle and id (16), stage tag (8) and
@@ -274,20 +274,7 @@ mod tests {
 
     #[test]
     fn the_connection_future_fits_a_512_byte_task() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let store = StoreSpec::Memory.open().expect("store");
-            let kernel = Kernel::new(KernelConfig::default(), store, Console::stdout(false))
-                .expect("kernel");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let _client = std::net::TcpStream::connect(addr).expect("connect");
-            let (socket, peer) = listener.accept().await.expect("accept");
+        with_accepted(|kernel, socket, peer| async move {
             let name: Arc<str> = Arc::from("tokio_chat");
             let conn = kernel
                 .connect(&name, peer, Transport::Tcp)

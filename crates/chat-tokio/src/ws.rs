@@ -139,41 +139,28 @@ async fn linger(mut stream: TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_kernel::{Console, KernelConfig, StoreSpec};
+    use crate::test_support::with_accepted;
 
     /// The largest connection future whose task fits the allocator's (jemalloc's) 2,048-byte
-    /// block: tokio's task adds its header, scheduler handle, id, stage tag and
-    /// trailer (104 bytes), in a block aligned to 128. It was an `async fn` awaited by the accept loop's block,
-    /// 2,192 bytes, a 2,304-byte task in a 2,560-byte block.
+    /// block: tokio's task adds its header, scheduler handle, id, stage tag and trailer (104
+    /// bytes), in a block aligned to 128. It was an `async fn` awaited by the accept loop's
+    /// block, 2,192 bytes, a 2,304-byte task in a 2,560-byte block.
     const MAX_FUTURE: usize = 2048 - 104;
 
     #[test]
     fn the_connection_future_fits_a_2_kib_block() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async {
-                let store = StoreSpec::Memory.open().expect("store");
-                let kernel = Kernel::new(KernelConfig::default(), store, Console::stdout(false))
-                    .expect("kernel");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let addr = listener.local_addr().expect("addr");
-                let _client = std::net::TcpStream::connect(addr).expect("connect");
-                let (stream, peer) = listener.accept().await.expect("accept");
-                let name: Arc<str> = Arc::from("tokio_ws_chat");
-                let page = Arc::new(Page::new(&name));
-                // The guard the accept loop passes.
-                let guard = async_channel::bounded::<()>(1).0;
-                let future = serve_connection(kernel, name, stream, peer, page, guard);
-                let size = std::mem::size_of_val(&future);
-                assert!(
-                    size <= MAX_FUTURE,
-                    "a WebSocket connection's future is {size} bytes, over {MAX_FUTURE}: each \
+        with_accepted(|kernel, stream, peer| async move {
+            let name: Arc<str> = Arc::from("tokio_ws_chat");
+            let page = Arc::new(Page::new(&name));
+            // The guard the accept loop passes.
+            let guard = async_channel::bounded::<()>(1).0;
+            let future = serve_connection(kernel, name, stream, peer, page, guard);
+            let size = std::mem::size_of_val(&future);
+            assert!(
+                size <= MAX_FUTURE,
+                "a WebSocket connection's future is {size} bytes, over {MAX_FUTURE}: each \
                  connection's task moves to the allocator's next block (2,560 bytes)"
-                );
-            });
+            );
+        });
     }
 }
