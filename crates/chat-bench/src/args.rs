@@ -20,6 +20,9 @@ pub enum BenchCommand {
     /// Start each of the six servers, run the same workloads against each, print a table,
     /// write bench-results.json and draw readme_img/bench.svg.
     Suite(SuiteArgs),
+    /// Run the floor server: the least a chat server can do (one thread, one epoll, one write
+    /// per client per round), to measure what the deliveries alone cost on this machine.
+    Floor(crate::floor::FloorArgs),
 }
 
 /// One run against a running server.

@@ -53,6 +53,9 @@ pub enum BenchError {
     /// Results could not be turned into JSON.
     #[error("could not encode results as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// `bench floor` could not listen or poll.
+    #[error("floor server: {0}")]
+    Floor(#[source] io::Error),
     /// Every workload of the suite failed.
     #[error("every suite workload failed; first error: {0}")]
     SuiteFailed(String),

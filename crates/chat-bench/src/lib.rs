@@ -29,6 +29,7 @@
 //! - [`server`]: starting a server as a child process and finding its port.
 //! - [`suite`]: `bench suite`: every server, every workload, the table and `bench-results.json`.
 //! - [`chart`]: the SVG comparison chart.
+//! - [`floor`]: `bench floor`, the least a chat server can do: what the writes alone cost.
 
 #![warn(missing_docs)]
 
@@ -37,6 +38,7 @@ pub mod chart;
 pub mod client;
 pub mod conn;
 pub mod error;
+pub mod floor;
 pub mod idle;
 pub mod line;
 pub mod load;
@@ -64,6 +66,9 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
         .map_err(BenchError::Runtime)?;
     match args.command {
         Some(BenchCommand::Suite(suite_args)) => suite::run_suite(&rt, &suite_args),
+        Some(BenchCommand::Floor(floor_args)) => {
+            floor::run_floor(&floor_args).map_err(BenchError::Floor)
+        }
         None => {
             let a = args.load;
             if let Some(k) = a.idle {

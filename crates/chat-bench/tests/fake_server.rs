@@ -560,8 +560,15 @@ fn command_line_options_parse() {
             assert!(s.quick);
             assert_eq!(s.servers, ["tokio_chat", "smol_ws_chat"]);
         }
-        None => panic!("suite not parsed"),
+        other => panic!("suite not parsed: {other:?}"),
     }
+
+    let cli = Cli::try_parse_from(["bench", "floor", "--port", "0"]).unwrap();
+    match cli.bench.command {
+        Some(BenchCommand::Floor(f)) => assert_eq!(f.port, 0),
+        other => panic!("floor not parsed: {other:?}"),
+    }
+    assert!(Cli::try_parse_from(["bench", "floor", "--port", "x"]).is_err());
 }
 
 #[test]
