@@ -12,9 +12,10 @@
 # generator, such as the allocator), and prints per run and then the medians of: server CPU
 # per delivery (ns), its user and system parts, p99 latency and deliveries lost. With
 # `--idle N` among the options it reports the server's memory per idle connection instead.
+# SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
 fi
 old=$1 new=$2 runs=$3 server=$4
@@ -29,8 +30,12 @@ for _ in $(seq "$runs"); do
     for which in old new; do
         bin=$old
         [ "$which" = new ] && bin=$new
-        "$bin" "$server" --port "$port" --store memory --no-flood-limit --max-connections 20000 \
-            >/dev/null 2>&1 &
+        if [ "$server" = floor ]; then
+            "$bin" bench floor --port "$port" >/dev/null 2>&1 &
+        else
+            "$bin" "$server" --port "$port" --store memory --no-flood-limit \
+                --max-connections 20000 >/dev/null 2>&1 &
+        fi
         pid=$!
         for _ in $(seq 100); do
             (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

@@ -424,9 +424,24 @@ fn trim(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-/// Runs `bench floor`: binds, prints the address, serves until killed.
+/// Runs `bench floor`: binds, prints the address, serves until SIGINT or SIGTERM.
+///
+/// The signals are handled, not left to their default: a shell script that starts the server
+/// in the background (as `scripts/bench-ab.sh` does) leaves it ignoring SIGINT.
 pub fn run_floor(args: &FloorArgs) -> io::Result<()> {
     let mut floor = Floor::bind(args.port)?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let stop = floor.stopper();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = stop.stop();
+            }
+        })?;
     println!("floor_chat listening on {}", floor.local_addr());
     floor.run()
 }
