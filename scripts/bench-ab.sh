@@ -12,24 +12,27 @@
 # generator, such as the allocator), and prints per run and then the medians of: server CPU
 # per delivery (ns), its user and system parts, p99 latency and deliveries lost. With
 # `--idle N` among the options it reports the server's memory per idle connection instead.
-# SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead.
+# SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead;
+# SERVER `OLD_SERVER,NEW_SERVER` runs a different server for each side (e.g. `floor,tokio_chat`
+# with the same binary twice: a server against the floor, in alternating runs).
 set -euo pipefail
 if [ $# -lt 4 ]; then
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
 fi
-old=$1 new=$2 runs=$3 server=$4
+old=$1 new=$2 runs=$3
+old_server=${4%%,*} new_server=${4##*,}
 shift 4
 bench=${BENCH_BINARY:-$new}
-case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
 ulimit -n "$(ulimit -Hn)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for _ in $(seq "$runs"); do
     for which in old new; do
-        bin=$old
-        [ "$which" = new ] && bin=$new
+        bin=$old server=$old_server
+        [ "$which" = new ] && bin=$new server=$new_server
+        case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
         if [ "$server" = floor ]; then
             "$bin" bench floor --port "$port" >/dev/null 2>&1 &
         else
