@@ -150,7 +150,8 @@ impl Floor {
             }
             self.remove_dead();
             self.flush();
-            // A failed write kills a client; its logout line goes out next round.
+            // A failed write kills a client: a second pass tells the others at once (a
+            // failure in that pass is told in the next round).
             self.remove_dead();
             self.flush();
         }

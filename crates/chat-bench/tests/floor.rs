@@ -17,6 +17,12 @@ fn start() -> (std::net::SocketAddr, Stop, JoinHandle<std::io::Result<()>>) {
     (addr, stop, std::thread::spawn(move || floor.run()))
 }
 
+/// Stops the server and checks it returned cleanly.
+fn finish(stop: Stop, server: JoinHandle<std::io::Result<()>>) {
+    stop.stop().expect("wake the server");
+    server.join().expect("no panic").expect("a clean return");
+}
+
 /// A line-at-a-time client with a read deadline, so a missing reply fails the test.
 struct Client {
     reader: BufReader<TcpStream>,
@@ -34,6 +40,15 @@ impl Client {
             reader: BufReader::new(stream),
             writer,
         }
+    }
+
+    /// Connects, passes the greeting and logs in as `name`.
+    fn login(addr: std::net::SocketAddr, name: &str) -> Client {
+        let mut c = Client::connect(addr);
+        c.line();
+        c.send(&format!("login {name}"));
+        assert_eq!(c.line(), format!("[SYSTEM INFO] - [{name}] login to chat."));
+        c
     }
 
     fn send(&mut self, line: &str) {
@@ -90,8 +105,7 @@ fn answers_the_commands_it_knows_as_the_protocol_does() {
     drop(b);
     assert_eq!(a.line(), "[SYSTEM INFO] - [bob] logout from chat.");
 
-    stop.stop().expect("wake the server");
-    server.join().expect("no panic").expect("a clean return");
+    finish(stop, server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,21 +131,14 @@ async fn the_load_generator_counts_every_delivery_through_it() {
     assert_eq!(r.deliveries_received, 300 * 50, "{r}");
     assert_eq!((r.deliveries_lost, r.duplicates), (0, 0), "{r}");
     assert!(r.errors.is_empty() && !r.timed_out, "{r}");
-    stop.stop().expect("wake the server");
-    server.join().expect("no panic").expect("a clean return");
+    finish(stop, server);
 }
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_the_others_are_told() {
     let (addr, stop, server) = start();
-    let mut slow = Client::connect(addr);
-    slow.line();
-    slow.send("login slow");
-    assert_eq!(slow.line(), "[SYSTEM INFO] - [slow] login to chat.");
-    let mut a = Client::connect(addr);
-    a.line();
-    a.send("login a");
-    assert_eq!(a.line(), "[SYSTEM INFO] - [a] login to chat.");
+    let _slow = Client::login(addr, "slow");
+    let mut a = Client::login(addr, "a");
     // From here on `slow` reads nothing, while `a` sends far more than its bound and the
     // socket buffers hold, a few messages at a time, reading each round's back so that only
     // `slow` falls behind.
@@ -156,6 +163,5 @@ fn a_client_that_never_reads_is_dropped_and_the_others_are_told() {
         }
     }
     assert!(dropped, "a client past its bound is dropped");
-    stop.stop().expect("wake the server");
-    server.join().expect("no panic").expect("a clean return");
+    finish(stop, server);
 }
