@@ -56,20 +56,24 @@ pub use error::BenchError;
 use idle::IdleConfig;
 use load::LoadConfig;
 
-/// Runs `async-chat bench` (a single run, or `suite`) on its own multi-threaded tokio runtime.
+/// Runs `async-chat bench` (a single run, or `suite`) on its own multi-threaded tokio runtime;
+/// `bench floor` needs none, so it gets none (its process is the one being measured).
 ///
 /// Prints the report on stdout (one JSON line with `--json`).
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(BenchError::Runtime)?;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(BenchError::Runtime)
+    };
     match args.command {
-        Some(BenchCommand::Suite(suite_args)) => suite::run_suite(&rt, &suite_args),
         Some(BenchCommand::Floor(floor_args)) => {
             floor::run_floor(&floor_args).map_err(BenchError::Floor)
         }
+        Some(BenchCommand::Suite(suite_args)) => suite::run_suite(&runtime()?, &suite_args),
         None => {
+            let rt = runtime()?;
             let a = args.load;
             if let Some(k) = a.idle {
                 let cfg = IdleConfig::from_args(&a, k)?;

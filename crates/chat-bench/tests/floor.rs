@@ -83,6 +83,9 @@ fn answers_the_commands_it_knows_as_the_protocol_does() {
     assert_eq!(a.line(), "[ERROR] - Already login!");
     a.send("whoami");
     assert_eq!(a.line(), "[INFO] - alice");
+    // Telnet's `\r\n` and stray blanks around a command, and a blank line (no reply).
+    a.writer.write_all(b" \r\n  whoami \r\n").expect("send");
+    assert_eq!(a.line(), "[INFO] - alice");
     a.send("dance");
     assert_eq!(a.line(), "[ERROR] - unknown command");
 
