@@ -13,10 +13,23 @@ const TEXT: u8 = 0x81;
 /// The opcode of a close frame.
 const CLOSE: u8 = 0x8;
 
+/// The size of the text frame that carries `len` bytes: the header (2, 4 or 10 bytes) and the
+/// payload.
+pub(crate) fn text_frame_len(len: usize) -> usize {
+    let header = if len < 126 {
+        2
+    } else if len <= usize::from(u16::MAX) {
+        4
+    } else {
+        10
+    };
+    header + len
+}
+
 /// Appends one unmasked text frame carrying `body` (which the caller guarantees is UTF-8).
 pub(crate) fn encode_text(body: &[u8], out: &mut Vec<u8>) {
     let len = body.len();
-    out.reserve(len + 10);
+    out.reserve(text_frame_len(len));
     out.push(TEXT);
     if len < 126 {
         out.push(len as u8);
@@ -83,6 +96,7 @@ mod tests {
             let body = "é".repeat(len / 2) + &"x".repeat(len % 2);
             let mut ours = Vec::new();
             encode_text(body.as_bytes(), &mut ours);
+            assert_eq!(ours.len(), text_frame_len(body.len()), "length {len}");
             let theirs = tungstenite_bytes(Frame::message(
                 body.clone().into_bytes(),
                 OpCode::Data(Data::Text),

@@ -322,10 +322,15 @@ where
     K: Sink<Message, Error = WsError> + Unpin,
 {
     let mut batch = Vec::new();
+    // One wait for a ping request across batches: a new one per batch registered and dropped
+    // a listener on the channel each time (about 2% of a WebSocket server's CPU when 100
+    // clients all send).
+    let mut ping_request = pin!(ping.recv());
     loop {
-        let more = match select(pin!(outbox.next_batch(&mut batch)), pin!(ping.recv())).await {
+        let more = match select(pin!(outbox.next_batch(&mut batch)), ping_request.as_mut()).await {
             Either::Left((more, _)) => more,
             Either::Right(_) => {
+                ping_request.set(ping.recv());
                 if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
                     return End::from(error);
                 }
