@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //!
-//! - `lib.rs`: [`serve`]: blocks on the async-std executor, starts one accept loop per
+//! - `lib.rs`: [`serve`]: runs on the async-std executor's thread, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
 //! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
 //! - `tcp`: hands a TCP socket to the async-io reactor; `chat_async_io` serves it (shared
@@ -32,8 +32,14 @@ use chat_kernel::{Endpoint, Kernel};
 /// it to 1 unless the user did, for the reason the tokio and smol servers run on one thread:
 /// every chat message goes through the kernel's one lock, so more threads add only cross-thread
 /// wake-ups (measured: about 20% less server CPU per delivery with one thread).
+///
+/// The calling thread only waits for the serving task, with futures-lite's `block_on`, which
+/// parks without touching the reactor. async-std's own `block_on` waits on the async-io
+/// reactor as its executor's thread does; the calling thread, idle, then held the reactor,
+/// so every socket's readiness was a wake-up of the executor's thread from another (measured:
+/// *fan-out* 386-389 -> 313-356 ns of server CPU per delivery; README, "Benchmarks").
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
-    async_std::task::block_on(async move {
+    futures_lite::future::block_on(async_std::task::spawn(async move {
         // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.
         let (done_tx, done_rx) = async_channel::bounded::<()>(1);
         let mut loops = Vec::with_capacity(endpoints.len());
@@ -55,5 +61,5 @@ pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
         }
         let _ = async_std::future::timeout(FLUSH_DEADLINE, done_rx.recv()).await;
         Ok(())
-    })
+    }))
 }
