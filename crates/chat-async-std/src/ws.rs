@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::net::{self, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::TcpStream;
@@ -47,15 +48,8 @@ pub(crate) fn serve_connection<G: Send + 'static>(
         let Some((mut ws, wire)) = handshake.await else {
             return;
         };
-        let completed = chat_web::serve_websocket(
-            &kernel,
-            &server,
-            peer,
-            &mut ws,
-            &wire,
-            async_std::task::sleep,
-        )
-        .await;
+        let completed =
+            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, AsyncStd).await;
         // What tungstenite wrote last (its close frame) may still be gathered: send it, within
         // the linger time.
         let mut socket = ws.into_inner();
@@ -145,6 +139,19 @@ async fn linger(mut stream: TcpStream) {
         while let Ok(1..) = stream.read(&mut buf).await {}
     };
     let _ = async_std::future::timeout(LINGER, draining).await;
+}
+
+/// async-std's timer and yield, for the session.
+struct AsyncStd;
+
+impl chat_web::Runtime for AsyncStd {
+    async fn sleep(&self, duration: Duration) {
+        async_std::task::sleep(duration).await;
+    }
+
+    async fn yield_now(&self) {
+        async_std::task::yield_now().await;
+    }
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub(crate) fn serve_connection<G: Send + 'static>(
             return;
         };
         let completed =
-            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, sleep).await;
+            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, Smol).await;
         // What tungstenite wrote last (its close frame) may still be gathered: send it, within
         // the linger time.
         let mut socket = ws.into_inner();
@@ -137,7 +137,20 @@ async fn linger(mut stream: TcpStream) {
     timeout(LINGER, draining).await;
 }
 
-/// smol's timer as the session's sleep function.
+/// smol's timer and yield, for the session.
+struct Smol;
+
+impl chat_web::Runtime for Smol {
+    async fn sleep(&self, duration: Duration) {
+        sleep(duration).await;
+    }
+
+    async fn yield_now(&self) {
+        smol::future::yield_now().await;
+    }
+}
+
+/// smol's timer as a function.
 async fn sleep(duration: Duration) {
     Timer::after(duration).await;
 }

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_kernel::Kernel;
 use chat_kernel::shutdown::Shutdown;
@@ -50,8 +51,7 @@ pub(crate) fn serve_connection<G: Send + 'static>(
             return;
         };
         let completed =
-            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, tokio::time::sleep)
-                .await;
+            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, Tokio).await;
         // What tungstenite wrote last (its close frame) may still be gathered: send it, within
         // the linger time.
         let mut socket = ws.into_inner();
@@ -134,6 +134,20 @@ async fn linger(mut stream: TcpStream) {
         while let Ok(1..) = stream.read(&mut buf).await {}
     };
     let _ = tokio::time::timeout(LINGER, draining).await;
+}
+
+/// tokio's timer and yield, for the session. tokio's yield also lets the I/O driver find the
+/// sockets that became ready, so their readers run before the yielding writer writes.
+struct Tokio;
+
+impl chat_web::Runtime for Tokio {
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+
+    async fn yield_now(&self) {
+        tokio::task::yield_now().await;
+    }
 }
 
 #[cfg(test)]

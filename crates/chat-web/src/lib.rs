@@ -75,4 +75,4 @@ pub use head::{DEFAULT_HEAD_LIMIT, HEAD_TIMEOUT, HeadBuffer, HeadError, MAX_HEAD
 pub use page::{Page, SERVER_PLACEHOLDER, TEMPLATE};
 pub use response::{Action, Response};
 pub use route::respond;
-pub use websocket::{CLOSE_TIMEOUT, LINGER, serve_websocket, websocket_config};
+pub use websocket::{CLOSE_TIMEOUT, LINGER, Runtime, serve_websocket, websocket_config};

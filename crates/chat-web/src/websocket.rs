@@ -2,8 +2,9 @@
 //! tokio, async-std and smol front-ends (PROTOCOL.md section 1, "WebSocket").
 //!
 //! A front-end answers the HTTP head, wraps the socket as a server-side tungstenite stream
-//! configured by [`websocket_config`] and hands it to [`serve_websocket`] with its runtime's
-//! sleep function. Everything after that is the same on every runtime, so it lives here:
+//! configured by [`websocket_config`] and hands it to [`serve_websocket`] with its
+//! [`Runtime`] (timer and yield). Everything after that is the same on every runtime, so it
+//! lives here:
 //!
 //! - registration with the kernel; `server full` as a text frame, then close 1013;
 //! - a reader: text frame -> [`Kernel::handle_frame`], binary frame -> the binary-frame error,
@@ -14,7 +15,8 @@
 //!   silent as long again;
 //! - a writer: each batch of the connection's [`Outbox`] is encoded as text frames (a payload
 //!   without its `\r\n`) straight into the connection's [`Wire`], then flushed through
-//!   tungstenite in one write; only pings go through tungstenite as messages; when the kernel
+//!   tungstenite in one write; woken from idle, it first yields once ([`Runtime::yield_now`]),
+//!   so the write carries what the other ready readers add too; only pings go through tungstenite as messages; when the kernel
 //!   closes the outbox (logout, shutdown) the writer sends a close frame after the last line;
 //! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
 //!
@@ -73,29 +75,39 @@ pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
         .max_frame_size(Some(limits.max_ws_message))
 }
 
+/// What a session needs of its runtime: a timer, and a yield that lets the other ready tasks
+/// run first. Each front-end implements it for a unit type.
+pub trait Runtime {
+    /// Completes after `duration`.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
+
+    /// Completes once the tasks that are ready now have had their turn (tokio: also those the
+    /// I/O driver finds ready meanwhile).
+    fn yield_now(&self) -> impl Future<Output = ()>;
+}
+
 /// Serves one upgraded connection until it ends, and sends its close frame.
 ///
 /// `ws` is the server-side stream (tokio-tungstenite or async-tungstenite, configured with
-/// [`websocket_config`]) over a `GatherStream` whose [`Wire`] is `wire`; `sleep` is the
-/// runtime's timer. Returns `true` when the closing
+/// [`websocket_config`]) over a `GatherStream` whose [`Wire`] is `wire`; `runtime` gives the
+/// timer and the yield. Returns `true` when the closing
 /// handshake completed (the client sent its close frame, so nothing more can come from it):
 /// the front-end may then drop the socket at once; otherwise it closes the socket with a
 /// linger (see [`LINGER`]).
-pub async fn serve_websocket<W, S, F>(
+pub async fn serve_websocket<W, R>(
     kernel: &Kernel,
     server: &Arc<str>,
     peer: SocketAddr,
     ws: &mut W,
     wire: &Wire,
-    sleep: S,
+    runtime: R,
 ) -> bool
 where
     W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    S: Fn(Duration) -> F,
-    F: Future<Output = ()>,
+    R: Runtime,
 {
     let after = match kernel.connect(server, peer, Transport::WebSocket) {
-        Ok(connection) => session(kernel, connection, ws, wire, &sleep).await,
+        Ok(connection) => session(kernel, connection, ws, wire, &runtime).await,
         Err(Refused::ServerFull(payload)) => {
             // Framed like every other line; the close frame's send below flushes it first.
             let _ = wire.push_text_frames(std::slice::from_ref(&payload));
@@ -120,7 +132,7 @@ where
                 }
                 replied
             };
-            match select(pin!(handshake), pin!(sleep(CLOSE_TIMEOUT))).await {
+            match select(pin!(handshake), pin!(runtime.sleep(CLOSE_TIMEOUT))).await {
                 Either::Left((replied, _)) => replied,
                 Either::Right(_) => false,
             }
@@ -184,25 +196,24 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 }
 
 /// Runs a registered connection; returns what is left to do.
-async fn session<W, S, F>(
+async fn session<W, R>(
     kernel: &Kernel,
     connection: Connection,
     ws: &mut W,
     wire: &Wire,
-    sleep: &S,
+    runtime: &R,
 ) -> After
 where
     W: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    S: Fn(Duration) -> F,
-    F: Future<Output = ()>,
+    R: Runtime,
 {
     let Connection { id, outbox } = connection;
     // The reader asks the writer for a ping; one pending request is enough.
     let (ping_tx, ping_rx) = async_channel::bounded::<()>(1);
     let end = {
         let (sink, stream) = ws.split();
-        let reader = pin!(read(kernel, id, stream, &ping_tx, sleep));
-        let writer = write(&outbox, wire, sink, &ping_rx);
+        let reader = pin!(read(kernel, id, stream, &ping_tx, runtime));
+        let writer = write(&outbox, wire, sink, &ping_rx, runtime);
         let mut writing = pin!(async {
             match select(pin!(writer), outbox.aborted()).await {
                 Either::Left((end, _)) => end,
@@ -216,10 +227,12 @@ where
             // The reader stopped (logout): the writer still sends the logout line, within
             // the idle time: the kernel no longer holds this connection, so nothing else would
             // cut off a client that stopped reading.
-            End::Stopped => match select(writing, pin!(sleep(kernel.limits().ws_idle))).await {
-                Either::Left((end, _)) => end,
-                Either::Right(_) => End::Gone("last lines not taken in time".into()),
-            },
+            End::Stopped => {
+                match select(writing, pin!(runtime.sleep(kernel.limits().ws_idle))).await {
+                    Either::Left((end, _)) => end,
+                    Either::Right(_) => End::Gone("last lines not taken in time".into()),
+                }
+            }
             end => end,
         }
     };
@@ -248,22 +261,21 @@ where
 }
 
 /// The reader: client frames to the kernel, and the idle rule.
-async fn read<R, S, F>(
+async fn read<M, R>(
     kernel: &Kernel,
     id: ConnId,
-    mut stream: R,
+    mut stream: M,
     ping: &async_channel::Sender<()>,
-    sleep: &S,
+    runtime: &R,
 ) -> End
 where
-    R: Stream<Item = Result<Message, WsError>> + Unpin,
-    S: Fn(Duration) -> F,
-    F: Future<Output = ()>,
+    M: Stream<Item = Result<Message, WsError>> + Unpin,
+    R: Runtime,
 {
     let idle = kernel.limits().ws_idle;
     // One timer per idle period, not one per frame: when it fires after activity, it is set
     // again for the rest of the period.
-    let mut timer = pin!(sleep(idle));
+    let mut timer = pin!(runtime.sleep(idle));
     let mut last_heard = Instant::now();
     let mut pinged = false;
     let mut closed = false;
@@ -273,7 +285,7 @@ where
             Either::Right(_) => {
                 let quiet = last_heard.elapsed();
                 if quiet < idle {
-                    timer.set(sleep(idle - quiet));
+                    timer.set(runtime.sleep(idle - quiet));
                 } else if pinged {
                     return End::Idle;
                 } else {
@@ -282,7 +294,7 @@ where
                     let _ = ping.try_send(());
                     // The client gets as long again to answer.
                     last_heard = Instant::now();
-                    timer.set(sleep(idle));
+                    timer.set(runtime.sleep(idle));
                 }
                 continue;
             }
@@ -312,14 +324,16 @@ where
 
 /// The writer: outbox batches to text frames in the wire (one flush per batch), pings on
 /// request.
-async fn write<K>(
+async fn write<K, R>(
     outbox: &Outbox,
     wire: &Wire,
     mut sink: K,
     ping: &async_channel::Receiver<()>,
+    runtime: &R,
 ) -> End
 where
     K: Sink<Message, Error = WsError> + Unpin,
+    R: Runtime,
 {
     let mut batch = Vec::new();
     // One wait for a ping request across batches: a new one per batch registered and dropped
@@ -327,14 +341,32 @@ where
     // clients all send).
     let mut ping_request = pin!(ping.recv());
     loop {
-        let more = match select(pin!(outbox.next_batch(&mut batch)), ping_request.as_mut()).await {
-            Either::Left((more, _)) => more,
-            Either::Right(_) => {
-                ping_request.set(ping.recv());
-                if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
-                    return End::from(error);
+        let more = match outbox.try_batch(&mut batch) {
+            Some(more) => more,
+            None => {
+                let woken = match select(pin!(outbox.next_batch(&mut batch)), ping_request.as_mut())
+                    .await
+                {
+                    Either::Left((more, _)) => Some(more),
+                    Either::Right(_) => None,
+                };
+                match woken {
+                    Some(true) => {
+                        // Woken from idle: let the other readers that are ready run first, so
+                        // this write carries what they add too (as the TCP writers do).
+                        runtime.yield_now().await;
+                        let _ = outbox.try_batch(&mut batch);
+                        true
+                    }
+                    Some(false) => false,
+                    None => {
+                        ping_request.set(ping.recv());
+                        if let Err(error) = sink.send(Message::Ping(Bytes::new())).await {
+                            return End::from(error);
+                        }
+                        continue;
+                    }
                 }
-                continue;
             }
         };
         if !more {
