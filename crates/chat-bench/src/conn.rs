@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt as _, SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -144,22 +144,62 @@ impl Reader {
                 sink.batch_end();
                 Ok(true)
             }
-            Reader::Ws(stream) => loop {
-                match stream.next().await {
-                    None => return Ok(false),
-                    Some(Err(e)) => return Err(e.into()),
-                    Some(Ok(Message::Text(text))) => {
-                        sink.batch_start();
-                        sink.line(text.as_bytes());
-                        sink.batch_end();
-                        return Ok(true);
+            Reader::Ws(stream) => {
+                // Waits for the first text frame; then takes every frame already read (in
+                // tungstenite's buffer, or waiting in the socket) into the same batch, as one
+                // TCP read hands out every line it got: one clock reading and one update of
+                // the shared counters per batch, not per frame.
+                let first = loop {
+                    match ws_frame(stream.next().await)? {
+                        Frame::Text(text) => break text,
+                        Frame::Closed => return Ok(false),
+                        Frame::Other => {}
                     }
-                    Some(Ok(Message::Close(_))) => return Ok(false),
-                    // Pings are answered by tungstenite on the next write or flush.
-                    Some(Ok(_)) => {}
+                };
+                sink.batch_start();
+                sink.line(first.as_bytes());
+                let mut open = true;
+                let mut failed = None;
+                while let Some(next) = stream.next().now_or_never() {
+                    match ws_frame(next) {
+                        Ok(Frame::Text(text)) => sink.line(text.as_bytes()),
+                        Ok(Frame::Other) => {}
+                        Ok(Frame::Closed) => {
+                            open = false;
+                            break;
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                 }
-            },
+                sink.batch_end();
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(open),
+                }
+            }
         }
+    }
+}
+
+/// What one read from a WebSocket stream brought.
+enum Frame {
+    /// A text frame: one reply line.
+    Text(tungstenite::Utf8Bytes),
+    /// The server closed the connection (a close frame, or the end of the stream).
+    Closed,
+    /// Anything else (pings are answered by tungstenite on the next write or flush).
+    Other,
+}
+
+fn ws_frame(next: Option<Result<Message, tungstenite::Error>>) -> Result<Frame, ConnError> {
+    match next {
+        None | Some(Ok(Message::Close(_))) => Ok(Frame::Closed),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(Message::Text(text))) => Ok(Frame::Text(text)),
+        Some(Ok(_)) => Ok(Frame::Other),
     }
 }
 
@@ -175,5 +215,83 @@ impl Writer {
                 Ok(sink.send(Message::text(text)).await?)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Records how lines arrive: one entry per batch.
+    #[derive(Default)]
+    struct Batches {
+        batches: Vec<Vec<String>>,
+        open: bool,
+    }
+
+    impl LineSink for Batches {
+        fn batch_start(&mut self) {
+            assert!(!self.open, "batches do not nest");
+            self.open = true;
+            self.batches.push(Vec::new());
+        }
+        fn line(&mut self, line: &[u8]) {
+            assert!(self.open, "a line outside a batch");
+            let batch = self.batches.last_mut().expect("a batch was started");
+            batch.push(String::from_utf8_lossy(line).into_owned());
+        }
+        fn batch_end(&mut self) {
+            assert!(self.open, "a batch ended twice");
+            self.open = false;
+        }
+    }
+
+    /// A server text frame (unmasked), as the chat servers write them.
+    fn text_frame(text: &str) -> Vec<u8> {
+        let mut frame = vec![0x81, u8::try_from(text.len()).expect("a short text")];
+        frame.extend_from_slice(text.as_bytes());
+        frame
+    }
+
+    #[tokio::test]
+    async fn websocket_frames_read_together_are_one_batch_and_a_close_ends_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
+            let raw = ws.get_mut();
+            // Three frames in one write: the client reads them at once.
+            let three = [text_frame("a"), text_frame("bb"), text_frame("ccc")].concat();
+            raw.write_all(&three).await.unwrap();
+            // Then a frame and the close frame (1000) in one write.
+            let last = [text_frame("d"), vec![0x88, 0x02, 0x03, 0xe8]].concat();
+            raw.write_all(&last).await.unwrap();
+            ws
+        });
+        let transport = Transport::Ws {
+            url: format!("ws://{addr}/"),
+        };
+        let (mut reader, _writer) = connect(addr, &transport, 1024).await.unwrap();
+        let mut sink = Batches::default();
+        let mut reads = 0;
+        while reader.read_batch(&mut sink).await.unwrap() {
+            reads += 1;
+            assert!(
+                reads < 10,
+                "the close frame ends the reads: {:?}",
+                sink.batches
+            );
+        }
+        let lines: Vec<String> = sink.batches.concat();
+        assert_eq!(lines, ["a", "bb", "ccc", "d"], "every line, in order");
+        assert!(
+            sink.batches.iter().any(|batch| batch.len() >= 3),
+            "frames that arrived together are one batch: {:?}",
+            sink.batches
+        );
+        assert!(!sink.open);
+        drop(server.await.unwrap());
     }
 }
