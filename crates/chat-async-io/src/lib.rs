@@ -2,8 +2,7 @@
 //!
 //! Both runtimes run on the async-io reactor, so one socket type
 //! (`async_io::Async<std::net::TcpStream>`), one timer (`async_io::Timer`) and this one file
-//! serve both. What differs between them is how each accepts and spawns (in their own crates)
-//! and one choice of the writer's, [`OnWake`], measured per executor.
+//! serve both. What differs between them is how each accepts and spawns (in their own crates).
 //!
 //! # Layout
 //!
@@ -14,4 +13,4 @@
 
 mod tcp;
 
-pub use tcp::{OnWake, Spawn, spawn_connection};
+pub use tcp::{Spawn, spawn_connection};

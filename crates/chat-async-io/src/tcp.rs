@@ -32,19 +32,6 @@ use chat_kernel::stream::{
 use chat_kernel::{ConnId, Connection, Kernel, LineDecoder, Outbox, Refused, Transport};
 use futures_lite::{AsyncWriteExt as _, future};
 
-/// What a writer woken from idle does first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnWake {
-    /// Writes what is queued at once (smol: yielding made *fan-out* slower on its executor,
-    /// bench with 1,000 clients and 10 senders: 4,141 ns of server CPU per delivery with the
-    /// yield, 1,462-1,663 without).
-    Write,
-    /// Yields once, so the other readers that are ready run first and the write carries what
-    /// they add too (async-std: in *fan-out*, one write for several deliveries instead of one
-    /// each).
-    YieldThenWrite,
-}
-
 /// Spawns a future on a front-end's executor, detached (each runtime's crate implements it).
 pub trait Spawn {
     /// Runs `future` to completion on the executor; nobody waits for it.
@@ -62,12 +49,11 @@ pub fn spawn_connection<G: Send + 'static>(
     socket: Arc<Async<TcpStream>>,
     peer: SocketAddr,
     guard: G,
-    on_wake: OnWake,
 ) {
     // Small replies must not wait for Nagle; failing to set it only costs latency.
     let _ = socket.get_ref().set_nodelay(true);
     match kernel.connect(&name, peer, Transport::Tcp) {
-        Ok(conn) => spawner.spawn(serve_connection(kernel, name, conn, socket, guard, on_wake)),
+        Ok(conn) => spawner.spawn(serve_connection(kernel, name, conn, socket, guard)),
         Err(Refused::ServerFull(payload)) => spawner.spawn(async move {
             let _held = guard;
             if (&*socket).write_all(&payload).await.is_ok() {
@@ -100,13 +86,12 @@ fn serve_connection<G: Send + 'static>(
     conn: Connection,
     socket: Arc<Async<TcpStream>>,
     guard: G,
-    on_wake: OnWake,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         let _held = &guard; // moved in, dropped at the end
         let lingers = {
             let outbox = &conn.outbox;
-            let mut writer = pin!(write_loop(outbox, &socket, on_wake));
+            let mut writer = pin!(write_loop(outbox, &socket));
             // In a block of its own, so the end's reason is not kept across the flush.
             let then = {
                 let end = future::or(
@@ -222,7 +207,6 @@ fn read_loop<'a>(
 fn write_loop<'a>(
     outbox: &'a Outbox,
     socket: &'a Async<TcpStream>,
-    on_wake: OnWake,
 ) -> impl Future<Output = Wrote> + 'a {
     async move {
         let mut batch: Vec<Bytes> = Vec::new();
@@ -233,7 +217,10 @@ fn write_loop<'a>(
                     // Going idle: the outbox shrinks the batch and its queue as it waits. (The
                     // poll form: `next_batch`'s future would add its own copy of both references.)
                     let more = poll_fn(|cx| outbox.poll_batch(cx, &mut batch)).await;
-                    if more && on_wake == OnWake::YieldThenWrite {
+                    if more {
+                        // Woken by the first message: let the other readers that are ready run
+                        // first, so this write carries what they add too (fan-out: one write
+                        // per several deliveries instead of one each).
                         future::yield_now().await;
                         let _ = outbox.try_batch(&mut batch);
                     }
@@ -316,10 +303,9 @@ mod tests {
         let conn = kernel
             .connect(&name, peer, Transport::Tcp)
             .expect("registered");
-        // A guard like the accept loops' (a channel sender), and the yield the async-std one
-        // asks for.
+        // A guard like the accept loops' (a channel sender).
         let guard = Arc::new(());
-        let future = serve_connection(kernel, name, conn, socket, guard, OnWake::YieldThenWrite);
+        let future = serve_connection(kernel, name, conn, socket, guard);
         let size = std::mem::size_of_val(&future);
         assert!(
             size <= MAX_FUTURE,

@@ -7,8 +7,6 @@ use async_std::net::TcpListener;
 use chat_kernel::{ConsoleEvent, Kernel, Transport};
 use futures_lite::future;
 
-use chat_async_io::OnWake;
-
 use crate::{tcp, ws};
 
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
@@ -50,7 +48,6 @@ pub(crate) async fn accept_loop(
                             socket,
                             peer,
                             done,
-                            OnWake::YieldThenWrite,
                         ),
                         Err(e) => {
                             let error = format!("adopting a connection from {peer}: {e}");

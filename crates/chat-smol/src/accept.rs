@@ -8,8 +8,6 @@ use futures_lite::future;
 use smol::Executor;
 use smol::net::TcpListener;
 
-use chat_async_io::OnWake;
-
 use crate::ws;
 
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
@@ -62,7 +60,6 @@ pub(crate) async fn accept_loop(
                         stream.into(),
                         peer,
                         done,
-                        OnWake::Write,
                     ),
                     Some(page) => executor
                         .spawn(ws::serve_connection(
