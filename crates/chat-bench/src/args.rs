@@ -19,7 +19,7 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Start each of the six servers, run the same workloads against each, print a table,
     /// write bench-results.json and draw readme_img/bench.svg.
-    Suite(SuiteArgs),
+    Suite(Box<SuiteArgs>),
     /// Run the floor server: the least a chat server can do (one thread, one epoll, one write
     /// per client per round), to measure what the deliveries alone cost on this machine.
     Floor(crate::floor::FloorArgs),
@@ -135,6 +135,10 @@ pub struct SuiteArgs {
     /// Timeout of each workload run, seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Runs of every workload on every server, in rounds (each round runs every server once,
+    /// so a slow minute on the machine touches them all); the table shows each one's median run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
     /// Where to write the results.
     #[arg(long, default_value = "bench-results.json")]
     pub results: PathBuf,

@@ -59,6 +59,13 @@ pub struct Plan {
     pub payload_size: usize,
     /// Timeout per workload, s.
     pub timeout_s: u64,
+    /// Runs of each workload on each server; the results hold the median run.
+    #[serde(default = "one_run")]
+    pub runs: u32,
+}
+
+fn one_run() -> u32 {
+    1
 }
 
 impl Plan {
@@ -75,6 +82,7 @@ impl Plan {
             window: a.window,
             payload_size: a.payload_size,
             timeout_s: a.timeout.max(1),
+            runs: a.runs.max(1),
         }
     }
 
@@ -218,40 +226,70 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
     // Children inherit the limit: the servers need it as much as the bench.
     let _ = sys::raise_nofile((plan.idle_connections.max(plan.fanout_clients) as u64) * 2 + 512);
 
-    let total = servers.len() * workloads.len();
+    let runs = plan.runs as usize;
+    let total = servers.len() * workloads.len() * runs;
     let mut step = 0;
+    // Every run's outcome, by server and workload.
+    let mut outcomes: Vec<Vec<Vec<Result<Outcome, BenchError>>>> = servers
+        .iter()
+        .map(|_| workloads.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for round in 1..=runs {
+        for (name, by_workload) in servers.iter().zip(&mut outcomes) {
+            for (&w, these) in workloads.iter().zip(by_workload.iter_mut()) {
+                step += 1;
+                let of = if runs > 1 {
+                    format!(" (run {round} of {runs})")
+                } else {
+                    String::new()
+                };
+                eprintln!("[{step}/{total}] {name}: {}{of} ...", plan.describe(w));
+                let outcome = run_workload(rt, &bin, name, &plan, w);
+                match &outcome {
+                    Ok(Outcome::Load(report)) => eprintln!("        {}", load_summary(report)),
+                    Ok(Outcome::Idle(report)) => eprintln!("        {}", idle_summary(report)),
+                    Err(e) => eprintln!("        FAILED: {e}"),
+                }
+                these.push(outcome);
+            }
+        }
+    }
+
     let mut results = Vec::new();
     let mut first_error = None;
     let mut successes = 0;
-    for name in &servers {
+    for (name, by_workload) in servers.iter().zip(outcomes) {
         let mut r = ServerResult {
             server: name.clone(),
             transport: if is_ws(name) { "ws" } else { "tcp" }.into(),
             ..ServerResult::default()
         };
-        for &w in &workloads {
-            step += 1;
-            eprintln!("[{step}/{total}] {name}: {} ...", plan.describe(w));
-            match run_workload(rt, &bin, name, &plan, w) {
-                Ok(Outcome::Load(report)) => {
-                    eprintln!("        {}", load_summary(&report));
-                    successes += 1;
-                    if w == Workload::FanOut {
-                        r.fan_out = Some(*report);
-                    } else {
-                        r.all_send = Some(*report);
-                    }
+        for (&w, these) in workloads.iter().zip(by_workload) {
+            let tried = these.len();
+            let mut loads = Vec::new();
+            let mut idles = Vec::new();
+            let mut failed = Vec::new();
+            for outcome in these {
+                match outcome {
+                    Ok(Outcome::Load(report)) => loads.push(*report),
+                    Ok(Outcome::Idle(report)) => idles.push(report),
+                    Err(e) => failed.push(e.to_string()),
                 }
-                Ok(Outcome::Idle(report)) => {
-                    eprintln!("        {}", idle_summary(&report));
-                    successes += 1;
-                    r.idle = Some(report);
-                }
-                Err(e) => {
-                    eprintln!("        FAILED: {e}");
-                    first_error.get_or_insert_with(|| e.to_string());
-                    r.errors.insert(w.key().into(), e.to_string());
-                }
+            }
+            successes += loads.len() + idles.len();
+            if let Some(e) = failed.first() {
+                first_error.get_or_insert_with(|| e.clone());
+                let e = if tried > 1 {
+                    format!("{} of {tried} runs failed; the first: {e}", failed.len())
+                } else {
+                    e.clone()
+                };
+                r.errors.insert(w.key().into(), e);
+            }
+            match w {
+                Workload::AllSend => r.all_send = median_run(loads, load_key),
+                Workload::FanOut => r.fan_out = median_run(loads, load_key),
+                Workload::Idle => r.idle = median_run(idles, idle_key),
             }
         }
         results.push(r);
@@ -279,6 +317,30 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
         Some(e) if successes == 0 => Err(BenchError::SuiteFailed(e)),
         _ => Ok(()),
     }
+}
+
+/// The median of `runs` by `key` (the lower one of an even count), or `None` without runs.
+/// One whole run, not a median of each column, so a row of the table is one real run.
+pub fn median_run<T>(mut runs: Vec<T>, key: impl Fn(&T) -> f64) -> Option<T> {
+    if runs.is_empty() {
+        return None;
+    }
+    runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let middle = (runs.len() - 1) / 2;
+    Some(runs.swap_remove(middle))
+}
+
+/// A load run's place among its repeats: the server's CPU per delivery (a run without it, last).
+fn load_key(r: &LoadReport) -> f64 {
+    r.server
+        .as_ref()
+        .and_then(|s| s.cpu_ns_per_delivery)
+        .unwrap_or(f64::INFINITY)
+}
+
+/// An idle run's place among its repeats: the server's memory per connection.
+fn idle_key(r: &IdleReport) -> f64 {
+    r.rss_per_connection_bytes.unwrap_or(f64::INFINITY)
 }
 
 /// What one workload produced.
@@ -384,7 +446,7 @@ pub fn table(out: &SuiteResults) -> String {
     let _ = writeln!(
         t,
         "all send = {} clients x {} msgs; fan-out = {} clients, {} senders x {} msgs; window {}; \
-         idle = {} logged-in connections; {} CPUs",
+         idle = {} logged-in connections; {} CPUs{}",
         p.all_clients,
         p.all_messages,
         p.fanout_clients,
@@ -392,7 +454,12 @@ pub fn table(out: &SuiteResults) -> String {
         p.fanout_messages,
         p.window,
         p.idle_connections,
-        out.cpus
+        out.cpus,
+        if p.runs > 1 {
+            format!("; the median run of {} of each", p.runs)
+        } else {
+            String::new()
+        }
     );
     t.push('\n');
     t.push_str(
@@ -481,6 +548,7 @@ pub(crate) mod tests {
             window: 1,
             payload_size: 64,
             timeout: 120,
+            runs: 1,
             results: "bench-results.json".into(),
             chart: "readme_img/bench.svg".into(),
             server_bin: None,
@@ -555,8 +623,53 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_median_run_is_one_whole_run() {
+        let runs = vec![(3, 30.0), (1, 10.0), (5, f64::NAN), (2, 20.0)];
+        // NaN sorts last; of four, the lower middle one.
+        assert_eq!(median_run(runs, |r| r.1), Some((2, 20.0)));
+        assert_eq!(median_run(vec![(7, 1.0)], |r| r.1), Some((7, 1.0)));
+        assert_eq!(median_run(Vec::<(u8, f64)>::new(), |r| r.1), None);
+        let fast = LoadReport {
+            sent: 1,
+            server: Some(ServerStats {
+                cpu_ns_per_delivery: Some(100.0),
+                ..ServerStats::default()
+            }),
+            ..LoadReport::default()
+        };
+        let slow = LoadReport {
+            sent: 2,
+            server: Some(ServerStats {
+                cpu_ns_per_delivery: Some(300.0),
+                ..ServerStats::default()
+            }),
+            ..fast.clone()
+        };
+        let unmeasured = LoadReport {
+            sent: 3,
+            server: None,
+            ..LoadReport::default()
+        };
+        let mid = median_run(vec![slow, unmeasured, fast], load_key).unwrap();
+        assert_eq!(
+            mid.sent, 2,
+            "the run between the fast one and the unmeasured one"
+        );
+    }
+
+    #[test]
+    fn runs_default_to_one_and_older_results_read_as_one() {
+        assert_eq!(Plan::from_args(&suite_args()).runs, 1);
+        let mut json = serde_json::to_value(Plan::from_args(&suite_args())).unwrap();
+        json.as_object_mut().unwrap().remove("runs");
+        let plan: Plan = serde_json::from_value(json).unwrap();
+        assert_eq!(plan.runs, 1);
+    }
+
+    #[test]
     fn table_has_a_row_per_server_and_names_failures() {
         let t = table(&sample_results());
+        assert!(!t.contains("median"), "one run: {t}");
         assert!(t.contains("| tokio_chat | 1.50 M/s | 110 (44) | 4.00 ms | 0 | 1.30 M/s | 300 (120) | 9.00 ms | 0 | 1.50 KiB |"), "{t}");
         assert!(
             t.contains(
@@ -565,6 +678,9 @@ pub(crate) mod tests {
             "{t}"
         );
         assert!(t.contains("smol_ws_chat fan_out: boom"), "{t}");
+        let mut five = sample_results();
+        five.plan.runs = 5;
+        assert!(table(&five).contains("; the median run of 5 of each"));
     }
 
     #[test]

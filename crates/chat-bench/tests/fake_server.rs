@@ -616,7 +616,8 @@ fn suite_starts_measures_and_kills_each_server() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nexport {FAKE_PROCESS}=\"$1\"\nexec '{}' --exact fake_server_process --nocapture --test-threads=1\n",
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexport {FAKE_PROCESS}=\"$1\"\nexec '{}' --exact fake_server_process --nocapture --test-threads=1\n",
+            dir.join("starts").display(),
             exe.display()
         ),
     )
@@ -637,6 +638,7 @@ fn suite_starts_measures_and_kills_each_server() {
         window: 1,
         payload_size: 64,
         timeout: 30,
+        runs: 2,
         results: results.clone(),
         chart: chart.clone(),
         server_bin: Some(script),
@@ -650,6 +652,16 @@ fn suite_starts_measures_and_kills_each_server() {
     let out: SuiteResults =
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!(out.servers.len(), 2);
+    assert_eq!(out.plan.runs, 2);
+    // Two rounds, each starting every server once per workload.
+    let starts = std::fs::read_to_string(dir.join("starts")).unwrap();
+    let starts: Vec<&str> = starts.lines().collect();
+    assert_eq!(starts.len(), 2 * 3 * 2, "{starts:?}");
+    assert_eq!(
+        starts[..6],
+        starts[6..],
+        "the second round repeats the first"
+    );
     for (s, transport) in out.servers.iter().zip(["tcp", "ws"]) {
         assert!(s.errors.is_empty(), "{:?}", s.errors);
         assert_eq!(s.transport, transport);
