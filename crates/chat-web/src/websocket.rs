@@ -16,8 +16,9 @@
 //! - a writer: each batch of the connection's [`Outbox`] is encoded as text frames (a payload
 //!   without its `\r\n`) straight into the connection's [`Wire`], then flushed through
 //!   tungstenite in one write; woken from idle, it first yields once ([`Runtime::yield_now`]),
-//!   so the write carries what the other ready readers add too; only pings go through tungstenite as messages; when the kernel
-//!   closes the outbox (logout, shutdown) the writer sends a close frame after the last line;
+//!   so the write carries what the other ready readers add too; only pings go through
+//!   tungstenite as messages; when the kernel closes the outbox (logout, shutdown) the writer
+//!   sends a close frame after the last line;
 //! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
 //!
 //! The reader and writer run concurrently on the two halves of the stream, so a client that
@@ -341,6 +342,14 @@ where
     // clients all send).
     let mut ping_request = pin!(ping.recv());
     loop {
+        // A ping asked for while output kept coming goes out before the next batch: the wait
+        // below sees requests only when the outbox is empty, and a client that reads a busy
+        // chat without writing must still be asked whether it is there.
+        if ping.try_recv().is_ok()
+            && let Err(error) = sink.send(Message::Ping(Bytes::new())).await
+        {
+            return End::from(error);
+        }
         let more = match outbox.try_batch(&mut batch) {
             Some(more) => more,
             None => {
@@ -407,6 +416,98 @@ mod tests {
             config.write_buffer_size, 0,
             "frames go straight to the GatherStream"
         );
+    }
+
+    /// A runtime whose timers never fire and whose yield is immediate.
+    struct Still;
+
+    impl Runtime for Still {
+        async fn sleep(&self, _: Duration) {
+            std::future::pending::<()>().await;
+        }
+        async fn yield_now(&self) {}
+    }
+
+    /// A sink that records what the writer sends, and on each of its first `refills` flushes
+    /// queues another line, as a busy chat would while the writer writes.
+    struct Busy {
+        sent: Vec<&'static str>,
+        refill: chat_kernel::outbox::OutboxSender,
+        refills: usize,
+    }
+
+    impl Sink<Message> for Busy {
+        type Error = WsError;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), WsError>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+            let what = if item.is_ping() { "ping" } else { "other" };
+            self.sent.push(what);
+            Ok(())
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), WsError>> {
+            self.sent.push("flush");
+            if self.refills > 0 {
+                self.refills -= 1;
+                let _ = self.refill.push(Bytes::from_static(b"[INFO] - more\r\n"));
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), WsError>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_ping_request_is_not_starved_by_output_that_keeps_coming() {
+        let (sender, outbox) = chat_kernel::outbox::outbox(1 << 20);
+        sender
+            .push(Bytes::from_static(b"[INFO] - first\r\n"))
+            .unwrap();
+        let (ping_tx, ping_rx) = async_channel::bounded::<()>(1);
+        let mut sink = Busy {
+            sent: Vec::new(),
+            refill: sender.clone(),
+            refills: 5,
+        };
+        // The reader's idle timer asks for a ping while output is queued.
+        ping_tx.try_send(()).unwrap();
+        let wire = Wire::default();
+        {
+            let writer = pin!(write(&outbox, &wire, &mut sink, &ping_rx, &Still));
+            let waker = futures_util::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            // Writes every batch the busy sink keeps adding, then waits for more.
+            assert!(writer.poll(&mut cx).is_pending());
+        }
+        let flushes_before_ping = sink
+            .sent
+            .iter()
+            .take_while(|s| **s != "ping")
+            .filter(|s| **s == "flush")
+            .count();
+        assert!(
+            sink.sent.contains(&"ping"),
+            "the ping went out: {:?}",
+            sink.sent
+        );
+        assert!(
+            flushes_before_ping <= 1,
+            "the ping waited for the output to stop: {:?}",
+            sink.sent
+        );
+        // The ping's flush, and one per batch: the first (with the first refill) and four more.
+        assert_eq!(sink.sent.iter().filter(|s| **s == "flush").count(), 6);
     }
 
     #[test]
