@@ -14,10 +14,13 @@
 # `--idle N` among the options it reports the server's memory per idle connection instead.
 # SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead;
 # SERVER `OLD_SERVER,NEW_SERVER` runs a different server for each side (e.g. `floor,tokio_chat`
-# with the same binary twice: a server against the floor, in alternating runs).
+# with the same binary twice: a server against the floor, in alternating runs). SERVER
+# `inspircd` runs InspIRCd 3 (Debian's `inspircd` package) with scripts/inspircd-bench.conf,
+# loaded over IRC (`--protocol irc`): `inspircd,tokio_chat` compares it with ours, run by run.
+# Each run prints: server ns per delivery, user ns, system ns, p99 ms, lost, deliveries/s (M).
 set -euo pipefail
 if [ $# -lt 4 ]; then
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,20p' "$0" >&2
     exit 2
 fi
 old=$1 new=$2 runs=$3
@@ -33,8 +36,17 @@ for _ in $(seq "$runs"); do
         bin=$old server=$old_server
         [ "$which" = new ] && bin=$new server=$new_server
         case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
+        protocol=()
         if [ "$server" = floor ]; then
             "$bin" bench floor --port "$port" >/dev/null 2>&1 &
+        elif [ "$server" = inspircd ]; then
+            ircd_dir=$(mktemp -d)
+            sed -e "s/@PORT@/$port/" -e "s#@DIR@#$ircd_dir#" \
+                "$(dirname "$0")/inspircd-bench.conf" >"$ircd_dir/inspircd.conf"
+            as_root=()
+            [ "$(id -u)" = 0 ] && as_root=(--runasroot)
+            inspircd --nofork "${as_root[@]}" --config="$ircd_dir/inspircd.conf" >/dev/null 2>&1 &
+            protocol=(--protocol irc)
         else
             "$bin" "$server" --port "$port" --store memory --no-flood-limit \
                 --max-connections 20000 >/dev/null 2>&1 &
@@ -44,7 +56,8 @@ for _ in $(seq "$runs"); do
             (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
             sleep 0.1
         done
-        "$bench" bench --target "${scheme}127.0.0.1:$port" --server-pid "$pid" --json "$@" |
+        "$bench" bench --target "${scheme}127.0.0.1:$port" --server-pid "$pid" --json \
+            "${protocol[@]}" "$@" |
             python3 -c '
 import json, sys
 d = json.loads(sys.stdin.readline())
@@ -54,10 +67,12 @@ else:
     s, n = d["server"], max(d["deliveries_received"], 1)
     print(sys.argv[1], round(s["cpu_ns_per_delivery"]), round(s["user_ms"] * 1e6 / n),
           round(s["system_ms"] * 1e6 / n), round(d["latency"]["p99_us"] / 1000, 1),
-          d["deliveries_lost"])
+          d["deliveries_lost"], round(d["deliveries_per_s"] / 1e6, 2))
 ' "$which" | tee -a "$results"
-        kill -INT "$pid"
+        # InspIRCd stops on TERM; ours and the floor on INT (a graceful shutdown).
+        if [ "$server" = inspircd ]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
         wait "$pid" || true
+        if [ "$server" = inspircd ]; then rm -rf "$ircd_dir"; fi
     done
 done
 python3 - "$results" <<'PY'
@@ -75,5 +90,6 @@ for which in ("old", "new"):
         print(f"{which}: median {med[0]:.2f} KiB per idle connection")
     else:
         print(f"{which}: median {med[0]:.0f} ns per delivery (user {med[1]:.0f}, system "
-              f"{med[2]:.0f}), p99 {med[3]:.1f} ms, lost {sum(cols[4]):.0f}")
+              f"{med[2]:.0f}), p99 {med[3]:.1f} ms, lost {sum(cols[4]):.0f}, "
+              f"{med[5]:.2f} M deliveries/s")
 PY

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::protocol::Protocol;
+
 /// `async-chat bench`: load a running chat server, or `bench suite` to compare all six.
 #[derive(clap::Args, Debug, Clone)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -75,6 +77,10 @@ pub struct LoadArgs {
     /// At most this many clients connect and log in at the same time.
     #[arg(long, default_value_t = 256)]
     pub connect_concurrency: usize,
+    /// The target's protocol: `chat` (ours) or `irc` (an IRC server such as InspIRCd: the
+    /// clients join #bench and send PRIVMSG; TCP load runs only).
+    #[arg(long, value_enum, default_value_t = Protocol::Chat)]
+    pub protocol: Protocol,
 }
 
 impl Default for LoadArgs {
@@ -95,6 +101,7 @@ impl Default for LoadArgs {
             allow_remote: false,
             name_prefix: "bench".into(),
             connect_concurrency: 256,
+            protocol: Protocol::Chat,
         }
     }
 }

@@ -10,8 +10,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::conn::{self, LineSink, Reader, Writer};
+use crate::irc;
 use crate::line::{Reply, classify, strip_ansi};
 use crate::payload::Payload;
+use crate::protocol::Protocol;
 use crate::shared::{ClientConfig, LoadShared, Login, Phase};
 
 /// Most messages a sender packs into one write when its window and rate allow.
@@ -67,11 +69,17 @@ impl LineSink for LoginSink {
 }
 
 /// Connects and logs in as `name` (or stays anonymous); returns the connection once the
-/// server confirmed (own login line, or the `format text` reply when anonymous).
+/// server confirmed (own login line, or the `format text` reply when anonymous; over IRC, the
+/// end of the bench channel's names list).
 pub async fn login(cfg: &ClientConfig, name: Option<&str>) -> Result<(Reader, Writer), String> {
     let (mut reader, mut writer) = conn::connect(cfg.addr, &cfg.transport, cfg.read_buffer)
         .await
         .map_err(|e| format!("connect: {e}"))?;
+    if cfg.protocol == Protocol::Irc {
+        let nick = name.ok_or("an IRC client must register a nickname")?;
+        irc_login(&mut reader, &mut writer, nick).await?;
+        return Ok((reader, writer));
+    }
     let (commands, expect) = match name {
         Some(n) => (
             format!("format text\nlogin {n}\n"),
@@ -113,6 +121,40 @@ pub async fn login(cfg: &ClientConfig, name: Option<&str>) -> Result<(Reader, Wr
         }
     }
     Ok((reader, writer))
+}
+
+/// Registers `nick` on an IRC server and joins the bench channel; answers `PING`s meanwhile.
+async fn irc_login(reader: &mut Reader, writer: &mut Writer, nick: &str) -> Result<(), String> {
+    let mut sink = irc::LoginSink::new();
+    writer
+        .send(irc::register(nick).as_bytes())
+        .await
+        .map_err(|e| format!("sending registration: {e}"))?;
+    let mut join_sent = false;
+    while !sink.joined {
+        match reader.read_batch(&mut sink).await {
+            Ok(true) => {}
+            Ok(false) => return Err("closed by server during registration".into()),
+            Err(e) => return Err(format!("reading registration reply: {e}")),
+        }
+        if let Some(e) = sink.error.take() {
+            return Err(format!("server: {e}"));
+        }
+        for pong in std::mem::take(&mut sink.pongs) {
+            writer
+                .send(pong.as_bytes())
+                .await
+                .map_err(|e| format!("answering ping: {e}"))?;
+        }
+        if sink.registered && !join_sent {
+            join_sent = true;
+            writer
+                .send(irc::join().as_bytes())
+                .await
+                .map_err(|e| format!("joining {}: {e}", irc::CHANNEL))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `login` under the connect gate and the deadline, and reports the outcome.
@@ -161,6 +203,7 @@ async fn stopped(phase: &mut watch::Receiver<Phase>) {
 struct Receiving<'a> {
     id: usize,
     sh: &'a LoadShared,
+    protocol: Protocol,
     now: Instant,
     now_ns: u64,
     batch: u64,
@@ -176,7 +219,7 @@ impl LineSink for Receiving<'_> {
     }
 
     fn line(&mut self, line: &[u8]) {
-        match classify(line) {
+        match self.protocol.classify(line) {
             Reply::Chat { text, .. } => {
                 let Some(p) = Payload::parse(text) else {
                     return;
@@ -203,7 +246,7 @@ impl LineSink for Receiving<'_> {
                     .errors
                     .entry(String::from_utf8_lossy(e).into_owned())
                     .or_default() += 1;
-                // A sender only sends `msgall`: an error answers one of its messages, which
+                // A sender only sends `msgall` (`PRIVMSG`): an error answers one of its messages, which
                 // the server refused (flood limit, line too long) and will never deliver.
                 if self.id < self.sh.senders {
                     self.sh.reject(self.id);
@@ -242,6 +285,7 @@ pub async fn load_client(
     let mut recv = Receiving {
         id,
         sh: &sh,
+        protocol: cfg.protocol,
         now: Instant::now(),
         now_ns: 0,
         batch: 0,
@@ -277,7 +321,7 @@ pub async fn load_client(
         let mut writer = writer;
         let mut phase = phase;
         let sent = if id < sh.senders {
-            let sent = send_loop(id, &sh, &mut writer, &mut phase).await;
+            let sent = send_loop(id, &sh, cfg.protocol, &mut writer, &mut phase).await;
             sh.sender_done();
             sent
         } else {
@@ -298,6 +342,7 @@ pub async fn load_client(
 async fn send_loop(
     id: usize,
     sh: &LoadShared,
+    protocol: Protocol,
     writer: &mut Writer,
     phase: &mut watch::Receiver<Phase>,
 ) -> u64 {
@@ -342,7 +387,7 @@ async fn send_loop(
         buf.clear();
         let mut n = 0u32;
         loop {
-            buf.extend_from_slice(b"msgall ");
+            buf.extend_from_slice(protocol.send_prefix());
             Payload {
                 run: sh.run,
                 sender,
@@ -350,7 +395,7 @@ async fn send_loop(
                 sent_ns: sh.now_ns(Instant::now()),
             }
             .encode_into(sh.payload_size, &mut buf);
-            buf.push(b'\n');
+            buf.extend_from_slice(protocol.line_end());
             seq += 1;
             n += 1;
             if seq >= sh.messages || n >= MAX_BATCH {

@@ -12,6 +12,7 @@ use crate::args::LoadArgs;
 use crate::client::idle_client;
 use crate::error::BenchError;
 use crate::load::{check_prefix, collect_logins, reasons};
+use crate::protocol::Protocol;
 use crate::report::IdleReport;
 use crate::shared::{ClientConfig, Phase};
 use crate::sys;
@@ -53,6 +54,11 @@ impl IdleConfig {
             ));
         }
         check_prefix(&a.name_prefix)?;
+        if a.protocol == Protocol::Irc {
+            return Err(BenchError::Config(
+                "--idle speaks only our protocol: --protocol irc is for load runs".into(),
+            ));
+        }
         Ok(IdleConfig {
             target: Target::parse(&a.target)?,
             connections,
@@ -117,6 +123,7 @@ pub async fn run_idle(cfg: &IdleConfig) -> Result<(IdleReport, HeldConnections),
         gate: Semaphore::new(cfg.connect_concurrency),
         // Idle connections only drain login broadcasts: small buffers keep 10,000 of them cheap.
         read_buffer: 8 * 1024,
+        protocol: Protocol::Chat,
     });
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
     let (login_tx, mut login_rx) = mpsc::unbounded_channel();

@@ -12,6 +12,10 @@
 //! Deliveries: `msgall` goes to every logged-in user, the sender included, so a run expects
 //! `sent x clients connected` deliveries; everything not received by the end is lost.
 //!
+//! `--protocol irc` loads an IRC server (InspIRCd, for the comparison the project's targets
+//! quote) with the same clients: they join `#bench` and send `PRIVMSG`; an IRC server does not
+//! send a sender its own message, so a run expects `sent x (clients connected - 1)`.
+//!
 //! # Layout
 //!
 //! - [`args`]: command-line options (`BenchArgs`, `LoadArgs`, `SuiteArgs`).
@@ -19,6 +23,8 @@
 //! - [`target`]: parsing `--target`, the loopback check.
 //! - [`payload`]: what a message carries (run, sender, sequence, send time) and its padding.
 //! - [`line`](mod@line): classifying the server's reply lines.
+//! - [`protocol`]: ours or IRC: the send command, the line end, reading a delivery.
+//! - [`irc`]: the little of IRC the bench speaks (registration, join, channel messages).
 //! - [`conn`]: one connection, TCP or WebSocket: read lines, write commands.
 //! - [`shared`]: run-wide state: phase, windows, acknowledgements, counters, histograms.
 //! - [`client`]: what one client does (log in; send and receive; or idle).
@@ -40,9 +46,11 @@ pub mod conn;
 pub mod error;
 pub mod floor;
 pub mod idle;
+pub mod irc;
 pub mod line;
 pub mod load;
 pub mod payload;
+pub mod protocol;
 pub mod report;
 pub mod server;
 pub mod shared;

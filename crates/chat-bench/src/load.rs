@@ -14,7 +14,8 @@ use crate::error::BenchError;
 use crate::report::{Latency, LoadReport, ServerStats};
 use crate::shared::{ClientConfig, LoadShared, Login, Phase};
 use crate::sys;
-use crate::target::Target;
+use crate::target::{Target, Transport};
+use crate::{irc, protocol::Protocol};
 
 /// Longest accepted name prefix (names are at most 32 characters, the index takes up to 7).
 const MAX_PREFIX: usize = 25;
@@ -46,6 +47,8 @@ pub struct LoadConfig {
     pub name_prefix: String,
     /// Simultaneous connects.
     pub connect_concurrency: usize,
+    /// The server's protocol (ours, or IRC for a reference server).
+    pub protocol: Protocol,
 }
 
 impl LoadConfig {
@@ -72,8 +75,12 @@ impl LoadConfig {
             ));
         }
         check_prefix(&a.name_prefix)?;
+        let target = Target::parse(&a.target)?;
+        if a.protocol == Protocol::Irc {
+            check_irc(&target, a.clients, &a.name_prefix)?;
+        }
         Ok(LoadConfig {
-            target: Target::parse(&a.target)?,
+            target,
             clients: a.clients,
             senders,
             messages: a.messages,
@@ -85,8 +92,32 @@ impl LoadConfig {
             allow_remote: a.allow_remote,
             name_prefix: a.name_prefix.clone(),
             connect_concurrency: a.connect_concurrency.max(1),
+            protocol: a.protocol,
         })
     }
+}
+
+/// What an IRC run needs: a TCP target, two clients at least (a server does not send a
+/// client its own channel messages, so one alone receives nothing), valid nicknames.
+fn check_irc(target: &Target, clients: usize, prefix: &str) -> Result<(), BenchError> {
+    if target.transport != Transport::Tcp {
+        return Err(BenchError::Config(
+            "--protocol irc needs a TCP target (host:port)".into(),
+        ));
+    }
+    if clients < 2 {
+        return Err(BenchError::Config(
+            "--protocol irc needs at least 2 clients: nobody receives a lone sender's messages"
+                .into(),
+        ));
+    }
+    if !irc::valid_nick_prefix(prefix, clients) {
+        return Err(BenchError::Config(format!(
+            "--name-prefix {prefix:?} does not make IRC nicknames: a letter or one of []\\`_^{{|}} first, then those, digits and -, at most {} characters with the index",
+            irc::MAX_NICK
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a login name prefix: non-empty, short, and a valid start of a chat name.
@@ -177,6 +208,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         deadline,
         gate: Semaphore::new(cfg.connect_concurrency),
         read_buffer: 64 * 1024,
+        protocol: cfg.protocol,
     });
     let cpu_total0 = sys::own_cpu();
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
@@ -202,6 +234,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     }
 
     sh.set_solo(tally.ready == 1);
+    sh.set_echo(cfg.protocol.echoes_sender());
     let server_before = cfg.server_pid.map(sample).transpose()?;
     let cpu0 = sys::own_cpu();
     let start = Instant::now();
@@ -226,6 +259,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     let mut r = LoadReport {
         target: cfg.target.spec.clone(),
         transport: cfg.target.transport_name().to_string(),
+        protocol: cfg.protocol.name().to_string(),
         clients: cfg.clients,
         clients_connected: tally.ready,
         client_failures: tally.failures,
@@ -257,7 +291,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     // Sends counted by senders whose task had to be aborted are still in the shared counter.
     r.sent = r.sent.max(sh.sent_total());
     r.rejected = sh.rejected_total();
-    r.deliveries_expected = r.sent.saturating_sub(r.rejected) * tally.ready as u64;
+    r.deliveries_expected = r.sent.saturating_sub(r.rejected) * sh.recipients(tally.ready) as u64;
     r.deliveries_lost = r.deliveries_expected.saturating_sub(r.deliveries_received);
     let duration = last.unwrap_or(end).saturating_duration_since(start);
     r.duration_s = duration.as_secs_f64();

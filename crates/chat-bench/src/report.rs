@@ -64,6 +64,11 @@ pub struct ServerStats {
     pub rss_peak_kib: u64,
 }
 
+/// The protocol of reports written before the field existed.
+fn chat_protocol() -> String {
+    "chat".into()
+}
+
 /// The report of one load run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
@@ -71,6 +76,9 @@ pub struct LoadReport {
     pub target: String,
     /// `tcp` or `ws`.
     pub transport: String,
+    /// `chat` (ours) or `irc`; reports from before it existed were all `chat`.
+    #[serde(default = "chat_protocol")]
+    pub protocol: String,
     /// Clients asked for.
     pub clients: usize,
     /// Clients that connected and logged in.
@@ -189,9 +197,10 @@ impl Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "target           {} ({}), {} senders x {} msgs, window {}, rate {}, payload {} B",
+            "target           {} ({}{}), {} senders x {} msgs, window {}, rate {}, payload {} B",
             self.target,
             self.transport,
+            if self.protocol == "irc" { ", irc" } else { "" },
             self.senders,
             self.messages_per_sender,
             if self.window == 0 {

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
+use crate::protocol::Protocol;
 use crate::target::Transport;
 
 /// Where a run is; clients watch it.
@@ -60,6 +61,8 @@ pub struct ClientConfig {
     pub gate: Semaphore,
     /// Read buffer per connection, bytes.
     pub read_buffer: usize,
+    /// The server's protocol.
+    pub protocol: Protocol,
 }
 
 impl ClientConfig {
@@ -114,6 +117,8 @@ pub struct LoadShared {
     target: AtomicU64,
     /// Only one client logged in: its own copy acknowledges its messages.
     solo: AtomicBool,
+    /// The server sends a sender its own messages too (ours does, IRC servers do not).
+    echo: AtomicBool,
     /// Wakes the coordinator when counters move towards the end.
     pub progress: Notify,
 }
@@ -157,6 +162,7 @@ impl LoadShared {
             senders_done: AtomicUsize::new(0),
             target: AtomicU64::new(u64::MAX),
             solo: AtomicBool::new(false),
+            echo: AtomicBool::new(true),
             progress: Notify::new(),
         })
     }
@@ -222,6 +228,22 @@ impl LoadShared {
     /// message, and a sender's own copy does). Set before the run starts.
     pub fn set_solo(&self, solo: bool) {
         self.solo.store(solo, Ordering::Release);
+    }
+
+    /// Declares whether the server sends senders their own messages (default: yes). Set
+    /// before the run starts.
+    pub fn set_echo(&self, echo: bool) {
+        self.echo.store(echo, Ordering::Release);
+    }
+
+    /// How many clients receive each message when `connected` clients take part: all of them,
+    /// or all but its sender when the server does not echo (assuming the sender stays).
+    pub fn recipients(&self, connected: usize) -> usize {
+        if self.echo.load(Ordering::Relaxed) {
+            connected
+        } else {
+            connected.saturating_sub(1)
+        }
     }
 
     /// Whether only one client takes part.
@@ -292,7 +314,7 @@ impl LoadShared {
         let expected = self
             .sent_total()
             .saturating_sub(self.rejected_total())
-            .saturating_mul(self.alive.load(Ordering::Acquire) as u64);
+            .saturating_mul(self.recipients(self.alive.load(Ordering::Acquire)) as u64);
         self.target.store(expected, Ordering::Release);
         self.received_alive.load(Ordering::Acquire) >= expected
     }

@@ -108,6 +108,7 @@ impl Plan {
             allow_remote: false,
             name_prefix: "bench".into(),
             connect_concurrency: 256,
+            protocol: crate::protocol::Protocol::Chat,
         }
     }
 

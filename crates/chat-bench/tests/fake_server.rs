@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chat_bench::args::SuiteArgs;
 use chat_bench::idle::{IdleConfig, run_idle};
 use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::protocol::Protocol;
 use chat_bench::suite::{SuiteResults, run_suite};
 use chat_bench::target::Target;
 use chat_bench::{BenchArgs, BenchCommand, BenchError, LoadArgs};
@@ -259,6 +260,7 @@ fn load_config(spec: &str, clients: usize, senders: usize, messages: u32) -> Loa
         allow_remote: false,
         name_prefix: "bench".into(),
         connect_concurrency: 8,
+        protocol: Protocol::Chat,
     }
 }
 

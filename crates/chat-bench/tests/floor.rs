@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chat_bench::floor::{Floor, Stop};
 use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::protocol::Protocol;
 use chat_bench::target::Target;
 
 /// Starts a floor server on a free port, on a thread of its own.
@@ -127,6 +128,7 @@ async fn the_load_generator_counts_every_delivery_through_it() {
         allow_remote: false,
         name_prefix: "bench".into(),
         connect_concurrency: 16,
+        protocol: Protocol::Chat,
     };
     let r = run_load(&cfg).await.expect("a report");
     assert_eq!(r.clients_connected, 50, "{r}");

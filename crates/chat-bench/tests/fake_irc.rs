@@ -1,0 +1,274 @@
+//! The bench's IRC mode (`--protocol irc`) against a small in-process IRC server over real
+//! TCP: registration (with a `PING` cookie to answer before the welcome, and no message of the
+//! day), `JOIN #bench` with its names list, channel `PRIVMSG` relayed to every other member
+//! (not back to the sender, as IRC servers do), and a switch to refuse some messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::protocol::Protocol;
+use chat_bench::target::Target;
+use chat_bench::{BenchArgs, BenchError, LoadArgs};
+use clap::Parser;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const SERVER: &str = "fake.irc";
+
+#[derive(Default)]
+struct Irc {
+    /// Channel members: connection id -> (nick, line sender).
+    members: Mutex<HashMap<usize, (String, mpsc::UnboundedSender<String>)>>,
+    /// Nicks in use.
+    nicks: Mutex<Vec<String>>,
+    next_id: AtomicUsize,
+    privmsgs: AtomicUsize,
+    /// Every n-th channel message is refused with 404.
+    refuse_every: Option<usize>,
+}
+
+impl Irc {
+    fn relay(&self, from_id: usize, from: &str, text: &str) {
+        let line = format!(":{from}!{from}@127.0.0.1 PRIVMSG #bench :{text}");
+        for (id, (_, tx)) in self.members.lock().unwrap().iter() {
+            if *id != from_id {
+                let _ = tx.send(line.clone());
+            }
+        }
+    }
+}
+
+async fn serve(irc: Arc<Irc>, stream: TcpStream) {
+    let id = irc.next_id.fetch_add(1, Ordering::Relaxed);
+    let (r, mut w) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            let mut buf = format!("{line}\r\n");
+            while let Ok(more) = rx.try_recv() {
+                buf.push_str(&more);
+                buf.push_str("\r\n");
+            }
+            if w.write_all(buf.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let cookie = format!("c{id}");
+    let (mut nick, mut user, mut ponged) = (None::<String>, false, false);
+    let mut welcomed = false;
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let (command, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        match command {
+            "NICK" => {
+                let mut nicks = irc.nicks.lock().unwrap();
+                if nicks.iter().any(|n| n == rest) {
+                    let _ = tx.send(format!(
+                        ":{SERVER} 433 * {rest} :Nickname is already in use."
+                    ));
+                    continue;
+                }
+                nicks.push(rest.to_string());
+                nick = Some(rest.to_string());
+            }
+            "USER" => {
+                user = true;
+                // A cookie to answer before the welcome, as some servers ask.
+                let _ = tx.send(format!("PING :{cookie}"));
+            }
+            "PONG" if rest == format!(":{cookie}") => ponged = true,
+            "JOIN" if welcomed && rest == "#bench" => {
+                let n = nick.clone().unwrap_or_default();
+                irc.members
+                    .lock()
+                    .unwrap()
+                    .insert(id, (n.clone(), tx.clone()));
+                let _ = tx.send(format!(":{n}!{n}@127.0.0.1 JOIN :#bench"));
+                let _ = tx.send(format!(":{SERVER} 353 {n} = #bench :{n}"));
+                let _ = tx.send(format!(":{SERVER} 366 {n} #bench :End of /NAMES list."));
+            }
+            "PRIVMSG" => {
+                let n = nick.clone().unwrap_or_default();
+                let Some(text) = rest.strip_prefix("#bench :") else {
+                    continue;
+                };
+                let count = irc.privmsgs.fetch_add(1, Ordering::Relaxed) + 1;
+                if irc
+                    .refuse_every
+                    .is_some_and(|every| count.is_multiple_of(every))
+                {
+                    let _ = tx.send(format!(":{SERVER} 404 {n} #bench :Cannot send to channel"));
+                } else {
+                    irc.relay(id, &n, text);
+                }
+            }
+            _ => {}
+        }
+        if !welcomed
+            && user
+            && ponged
+            && let Some(n) = &nick
+        {
+            welcomed = true;
+            let _ = tx.send(format!(
+                ":{SERVER} 001 {n} :Welcome to the fake IRC network"
+            ));
+            let _ = tx.send(format!(":{SERVER} 422 {n} :MOTD File is missing"));
+        }
+    }
+    irc.members.lock().unwrap().remove(&id);
+    drop(tx);
+    let _ = writer.await;
+}
+
+async fn start(irc: Irc) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let irc = Arc::new(irc);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(serve(irc.clone(), stream));
+        }
+    });
+    addr
+}
+
+fn irc_config(addr: SocketAddr, clients: usize, senders: usize, messages: u32) -> LoadConfig {
+    LoadConfig {
+        target: Target::parse(&addr.to_string()).unwrap(),
+        clients,
+        senders,
+        messages,
+        rate: 0.0,
+        window: 1,
+        payload_size: 64,
+        timeout: Duration::from_secs(30),
+        server_pid: Some(std::process::id()),
+        allow_remote: false,
+        name_prefix: "bench".into(),
+        connect_concurrency: 8,
+        protocol: Protocol::Irc,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_irc_run_counts_every_delivery_and_no_echo_is_expected() {
+    let addr = start(Irc::default()).await;
+    let mut cfg = irc_config(addr, 6, 3, 20);
+    cfg.window = 2;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.clients_connected, 6, "{r}");
+    assert!(r.client_failures.is_empty(), "{r}");
+    assert_eq!(r.sent, 60);
+    assert_eq!(
+        r.deliveries_expected, 300,
+        "each PRIVMSG reaches the 5 other members, not its sender"
+    );
+    assert_eq!((r.deliveries_received, r.deliveries_lost), (300, 0), "{r}");
+    assert_eq!(r.duplicates, 0);
+    assert!(!r.timed_out);
+    assert!(r.errors.is_empty(), "422 (no MOTD) is not an error: {r}");
+    assert_eq!(r.protocol, "irc");
+    assert!(r.to_string().contains("(tcp, irc)"), "{r}");
+    assert!(r.latency.p50_us > 0.0 && r.latency.p99_us <= r.latency.max_us);
+    assert!(
+        r.server
+            .as_ref()
+            .and_then(|s| s.cpu_ns_per_delivery)
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_privmsg_is_counted_and_does_not_stall_the_window() {
+    let addr = start(Irc {
+        refuse_every: Some(4),
+        ..Irc::default()
+    })
+    .await;
+    let r = run_load(&irc_config(addr, 3, 2, 10)).await.unwrap();
+    assert!(!r.timed_out, "{r}");
+    assert_eq!((r.sent, r.rejected), (20, 5), "{r}");
+    assert_eq!(
+        r.errors,
+        BTreeMap::from([("Cannot send to channel".to_string(), 5)])
+    );
+    assert_eq!(
+        r.deliveries_expected, 30,
+        "15 delivered messages x 2 others"
+    );
+    assert_eq!((r.deliveries_received, r.deliveries_lost), (30, 0), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_is_a_failure_with_the_servers_reason() {
+    let addr = start(Irc::default()).await;
+    // Hold the nick `bench1` with a plain client first: the server answers its USER (sent
+    // after NICK) with a PING, so once that arrives the nick is taken.
+    let squatter = TcpStream::connect(addr).await.unwrap();
+    let (r, mut w) = squatter.into_split();
+    w.write_all(b"NICK bench1\r\nUSER x 0 * :x\r\n")
+        .await
+        .unwrap();
+    let first = BufReader::new(r).lines().next_line().await.unwrap();
+    assert_eq!(first.as_deref(), Some("PING :c0"));
+    let mut cfg = irc_config(addr, 3, 3, 5);
+    cfg.timeout = Duration::from_secs(10);
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.clients_connected, 2, "{r}");
+    assert_eq!(
+        r.client_failures,
+        BTreeMap::from([("server: Nickname is already in use.".to_string(), 1)]),
+        "{r}"
+    );
+    // The two others ran to the end: 5 messages each, to the one other member.
+    assert_eq!((r.deliveries_expected, r.deliveries_lost), (10, 0), "{r}");
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+fn parse(args: &[&str]) -> LoadArgs {
+    let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).unwrap();
+    assert!(cli.bench.command.is_none());
+    cli.bench.load
+}
+
+#[test]
+fn the_protocol_option_parses_and_defaults_to_ours() {
+    assert_eq!(parse(&[]).protocol, Protocol::Chat);
+    assert_eq!(parse(&["--protocol", "irc"]).protocol, Protocol::Irc);
+    assert!(Cli::try_parse_from(["bench", "--protocol", "xmpp"]).is_err());
+}
+
+#[test]
+fn irc_runs_refuse_what_they_cannot_do() {
+    let config_error = |args: &[&str]| match LoadConfig::from_args(&parse(args)) {
+        Err(BenchError::Config(e)) => e,
+        other => panic!("{args:?}: {other:?}"),
+    };
+    assert!(
+        config_error(&["--protocol", "irc", "--target", "ws://127.0.0.1:8080"]).contains("TCP")
+    );
+    assert!(config_error(&["--protocol", "irc", "--clients", "1"]).contains("at least 2"));
+    assert!(
+        config_error(&["--protocol", "irc", "--name-prefix", "9lives"]).contains("IRC nicknames")
+    );
+    let idle = parse(&["--protocol", "irc", "--idle", "10"]);
+    match chat_bench::idle::IdleConfig::from_args(&idle, 10) {
+        Err(BenchError::Config(e)) => assert!(e.contains("load runs"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // Ours is unaffected by the IRC rules.
+    assert!(LoadConfig::from_args(&parse(&["--clients", "1", "--name-prefix", "9lives"])).is_ok());
+}
