@@ -218,11 +218,24 @@ fn write_loop<'a>(
                     // poll form: `next_batch`'s future would add its own copy of both references.)
                     let more = poll_fn(|cx| outbox.poll_batch(cx, &mut batch)).await;
                     if more {
-                        // Woken by the first message: let the other readers that are ready run
-                        // first, so this write carries what they add too (fan-out: one write
-                        // per several deliveries instead of one each).
-                        future::yield_now().await;
-                        let _ = outbox.try_batch(&mut batch);
+                        // Woken by the first message: wait for the reactor's next turn (a wait
+                        // for writability ends there), so the readers whose input it brings run
+                        // first and this write carries what they add too (fan-out: one write per
+                        // several deliveries instead of one each). A yield is not enough here:
+                        // the executor runs every queued task before the reactor turns, so the
+                        // input still waiting in it would be read only after this write. More
+                        // output before that turn ends the wait too: a reader streaming commands
+                        // runs many times before the reactor turns, and its echoes must not
+                        // pile up meanwhile (they would pass the queue's limit).
+                        poll_fn(|cx| {
+                            if outbox.poll_aborted(cx).is_ready()
+                                || outbox.poll_batch(cx, &mut batch).is_ready()
+                            {
+                                return Poll::Ready(());
+                            }
+                            socket.poll_writable(cx).map(|_| ())
+                        })
+                        .await;
                     }
                     more
                 }
