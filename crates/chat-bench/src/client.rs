@@ -246,8 +246,9 @@ impl LineSink for Receiving<'_> {
                     .errors
                     .entry(String::from_utf8_lossy(e).into_owned())
                     .or_default() += 1;
-                // A sender only sends `msgall` (`PRIVMSG`): an error answers one of its messages, which
-                // the server refused (flood limit, line too long) and will never deliver.
+                // A sender only sends `msgall` (or `PRIVMSG`): an error answers one of its
+                // messages, which the server refused (flood limit, line too long) and will never
+                // deliver.
                 if self.id < self.sh.senders {
                     self.sh.reject(self.id);
                 }
