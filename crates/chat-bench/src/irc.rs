@@ -76,8 +76,9 @@ pub fn classify(line: &[u8]) -> Reply<'_> {
         }
         // The text alone (`Cannot send to channel`), without the nickname the numeric is
         // addressed to: the report counts errors by text, and 1,000 clients are one line.
-        b"ERROR" => Reply::Error(trailing(params).unwrap_or(params)),
-        c if is_error_numeric(c) => Reply::Error(trailing(params).unwrap_or(params)),
+        c if c == b"ERROR" || is_error_numeric(c) => {
+            Reply::Error(trailing(params).unwrap_or(params))
+        }
         _ => Reply::Other,
     }
 }
