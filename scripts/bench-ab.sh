@@ -9,15 +9,18 @@
 # alternates the two binaries RUNS times each (a fresh server per run, on a free port, with
 # `--store memory --no-flood-limit` as `bench suite` does), drives each with NEW_BINARY's
 # `bench` (or BENCH_BINARY's, when set: for a change that would also change the load
-# generator, such as the allocator), and prints per run and then the medians of: server CPU
-# per delivery (ns), its user and system parts, p99 latency and deliveries lost. With
+# generator, such as the allocator; OLD_BENCH_BINARY, when set, drives the old side instead:
+# for a change to the load generator alone, run with the same server binary twice), and
+# prints per run and then the medians of: server CPU per delivery (ns), its user and system
+# parts, p99 latency, deliveries lost, deliveries/s and the bench's own CPU per delivery. With
 # `--idle N` among the options it reports the server's memory per idle connection instead.
 # SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead;
 # SERVER `OLD_SERVER,NEW_SERVER` runs a different server for each side (e.g. `floor,tokio_chat`
 # with the same binary twice: a server against the floor, in alternating runs). SERVER
 # `inspircd` runs InspIRCd 3 (Debian's `inspircd` package) with scripts/inspircd-bench.conf,
 # loaded over IRC (`--protocol irc`): `inspircd,tokio_chat` compares it with ours, run by run.
-# Each run prints: server ns per delivery, user ns, system ns, p99 ms, lost, deliveries/s (M).
+# Each run prints: server ns per delivery, user ns, system ns, p99 ms, lost, deliveries/s (M),
+# bench ns per delivery.
 set -euo pipefail
 if [ $# -lt 4 ]; then
     sed -n '2,20p' "$0" >&2
@@ -26,15 +29,16 @@ fi
 old=$1 new=$2 runs=$3
 old_server=${4%%,*} new_server=${4##*,}
 shift 4
-bench=${BENCH_BINARY:-$new}
+bench_new=${BENCH_BINARY:-$new}
+bench_old=${OLD_BENCH_BINARY:-$bench_new}
 ulimit -n "$(ulimit -Hn)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for _ in $(seq "$runs"); do
     for which in old new; do
-        bin=$old server=$old_server
-        [ "$which" = new ] && bin=$new server=$new_server
+        bin=$old server=$old_server bench=$bench_old
+        [ "$which" = new ] && bin=$new server=$new_server bench=$bench_new
         case $server in *ws*) scheme=ws:// ;; *) scheme= ;; esac
         protocol=()
         if [ "$server" = floor ]; then
@@ -67,7 +71,8 @@ else:
     s, n = d["server"], max(d["deliveries_received"], 1)
     print(sys.argv[1], round(s["cpu_ns_per_delivery"]), round(s["user_ms"] * 1e6 / n),
           round(s["system_ms"] * 1e6 / n), round(d["latency"]["p99_us"] / 1000, 1),
-          d["deliveries_lost"], round(d["deliveries_per_s"] / 1e6, 2))
+          d["deliveries_lost"], round(d["deliveries_per_s"] / 1e6, 2),
+          round(d["bench_cpu_ms"] * 1e6 / n))
 ' "$which" | tee -a "$results"
         # InspIRCd stops on TERM; ours and the floor on INT (a graceful shutdown).
         if [ "$server" = inspircd ]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
@@ -91,5 +96,5 @@ for which in ("old", "new"):
     else:
         print(f"{which}: median {med[0]:.0f} ns per delivery (user {med[1]:.0f}, system "
               f"{med[2]:.0f}), p99 {med[3]:.1f} ms, lost {sum(cols[4]):.0f}, "
-              f"{med[5]:.2f} M deliveries/s")
+              f"{med[5]:.2f} M deliveries/s, bench {med[6]:.0f} ns per delivery")
 PY

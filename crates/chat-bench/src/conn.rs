@@ -1,18 +1,19 @@
 //! One client connection: connect, read replies as lines, write commands; TCP or WebSocket.
+//!
+//! Both transports read into one [`ReadBuf`] and hand every complete reply of a read to a
+//! [`LineSink`] as one batch, so a client takes one clock reading and updates the shared
+//! counters once per read, not once per line. The WebSocket side is in [`crate::ws`].
 
 use std::io;
 use std::net::SocketAddr;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt as _, SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite;
 
 use crate::target::Transport;
+use crate::ws::{self, WsReader, WsWriter};
 
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -20,9 +21,15 @@ pub enum ConnError {
     /// A socket error.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// A WebSocket protocol error (handshake included).
+    /// A WebSocket request that could not be built or a reply that could not be parsed.
     #[error("websocket: {0}")]
     Ws(#[from] tungstenite::Error),
+    /// The server refused the WebSocket handshake or answered it wrongly.
+    #[error("websocket handshake: {0}")]
+    Handshake(String),
+    /// The server broke the WebSocket framing rules (RFC 6455).
+    #[error("websocket protocol: {0}")]
+    Protocol(&'static str),
     /// Our own command bytes were not UTF-8 (cannot happen with bench payloads).
     #[error("command is not UTF-8")]
     NotUtf8,
@@ -38,21 +45,78 @@ pub trait LineSink {
     fn batch_end(&mut self) {}
 }
 
+/// Bytes read from a socket and not yet handed out: `buf[start..end]`.
+///
+/// Reads go into the free space after `end`; when it runs out the pending bytes move to the
+/// front, and the buffer only grows when a single line (or frame) is longer than it.
+pub(crate) struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    /// An empty buffer of `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        ReadBuf {
+            buf: vec![0; capacity],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes read and not yet consumed.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks the first `n` pending bytes as handed out.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `from`, after making room for at least one more byte and for `need`
+    /// pending bytes in all (the size of a frame whose header has been read). Returns how many
+    /// bytes came: 0 at the end of the stream. Cancel-safe: nothing is read until it completes.
+    pub(crate) async fn fill(
+        &mut self,
+        from: &mut (impl AsyncRead + Unpin),
+        need: usize,
+    ) -> io::Result<usize> {
+        let need = need.max(self.end - self.start + 1);
+        if self.buf.len() - self.start < need {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.buf.len() < need {
+                let grown = need.max(self.buf.len() * 2);
+                self.buf.resize(grown, 0);
+            }
+        }
+        let n = from.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
 /// The reading half of a connection.
 pub enum Reader {
-    /// TCP: a buffer of bytes; complete lines are handed out, the tail is kept.
-    Tcp {
-        /// The socket.
-        half: OwnedReadHalf,
-        /// Bytes read, `buf[start..end]` not yet handed out.
-        buf: Vec<u8>,
-        /// Start of pending bytes.
-        start: usize,
-        /// End of pending bytes.
-        end: usize,
-    },
-    /// WebSocket: one reply per text frame.
-    Ws(SplitStream<WebSocketStream<TcpStream>>),
+    /// TCP: replies end in `\n` (an `\r` before it is dropped).
+    Tcp(TcpReader),
+    /// WebSocket: one reply per text message.
+    Ws(WsReader),
+}
+
+/// The reading half of a TCP connection.
+pub struct TcpReader {
+    half: OwnedReadHalf,
+    buf: ReadBuf,
 }
 
 /// The writing half of a connection.
@@ -60,41 +124,28 @@ pub enum Writer {
     /// TCP.
     Tcp(OwnedWriteHalf),
     /// WebSocket.
-    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
+    Ws(WsWriter),
 }
 
 /// Connects to `addr` over `transport` (TCP_NODELAY on; WebSocket handshake done), with a
-/// read buffer of `read_buf` bytes (a TCP buffer grows if a single line is longer).
+/// read buffer of `read_buf` bytes (it grows if a single line or frame is longer).
 pub async fn connect(
     addr: SocketAddr,
     transport: &Transport,
     read_buf: usize,
 ) -> Result<(Reader, Writer), ConnError> {
-    let read_buf = read_buf.max(1024);
-    let stream = TcpStream::connect(addr).await?;
+    let mut buf = ReadBuf::new(read_buf.max(1024));
+    let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     match transport {
         Transport::Tcp => {
-            let (r, w) = stream.into_split();
-            Ok((
-                Reader::Tcp {
-                    half: r,
-                    buf: vec![0; read_buf],
-                    start: 0,
-                    end: 0,
-                },
-                Writer::Tcp(w),
-            ))
+            let (half, w) = stream.into_split();
+            Ok((Reader::Tcp(TcpReader { half, buf }), Writer::Tcp(w)))
         }
         Transport::Ws { url } => {
-            let config = WebSocketConfig::default()
-                .read_buffer_size(read_buf)
-                .write_buffer_size(0);
-            let (ws, _response) =
-                tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
-                    .await?;
-            let (sink, stream) = ws.split();
-            Ok((Reader::Ws(stream), Writer::Ws(sink)))
+            ws::handshake(&mut stream, url, &mut buf).await?;
+            let (r, w) = ws::split(stream, buf);
+            Ok((Reader::Ws(r), Writer::Ws(w)))
         }
     }
 }
@@ -106,107 +157,31 @@ impl Reader {
     /// handed out after a read completed.
     pub async fn read_batch(&mut self, sink: &mut impl LineSink) -> Result<bool, ConnError> {
         match self {
-            Reader::Tcp {
-                half,
-                buf,
-                start,
-                end,
-            } => {
-                if *start > 0 && *start == *end {
-                    *start = 0;
-                    *end = 0;
-                } else if *end == buf.len() {
-                    if *start > 0 {
-                        buf.copy_within(*start..*end, 0);
-                        *end -= *start;
-                        *start = 0;
-                    } else {
-                        let len = buf.len();
-                        buf.resize(len * 2, 0);
-                    }
-                }
-                let n = half.read(&mut buf[*end..]).await?;
-                if n == 0 {
-                    return Ok(false);
-                }
-                *end += n;
-                sink.batch_start();
-                let mut pos = *start;
-                while let Some(i) = memchr::memchr(b'\n', &buf[pos..*end]) {
-                    let mut line = &buf[pos..pos + i];
-                    if let Some(l) = line.strip_suffix(b"\r") {
-                        line = l;
-                    }
-                    sink.line(line);
-                    pos += i + 1;
-                }
-                *start = pos;
-                sink.batch_end();
-                Ok(true)
-            }
-            Reader::Ws(stream) => {
-                // Waits for the first text frame; then takes every frame already read (in
-                // tungstenite's buffer, or waiting in the socket) into the same batch, as one
-                // TCP read hands out every line it got: one clock reading and one update of
-                // the shared counters per batch, not per frame.
-                let first = loop {
-                    match ws_frame(stream.next().await)? {
-                        Frame::Text(text) => break text,
-                        Frame::Closed => return Ok(false),
-                        Frame::Other => {}
-                    }
-                };
-                sink.batch_start();
-                sink.line(first.as_bytes());
-                let mut open = true;
-                let mut failed = None;
-                for _ in 1..MAX_WS_BATCH {
-                    let Some(next) = stream.next().now_or_never() else {
-                        break;
-                    };
-                    match ws_frame(next) {
-                        Ok(Frame::Text(text)) => sink.line(text.as_bytes()),
-                        Ok(Frame::Other) => {}
-                        Ok(Frame::Closed) => {
-                            open = false;
-                            break;
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                sink.batch_end();
-                match failed {
-                    Some(e) => Err(e),
-                    None => Ok(open),
-                }
-            }
+            Reader::Tcp(tcp) => tcp.read_batch(sink).await,
+            Reader::Ws(ws) => ws.read_batch(sink).await,
         }
     }
 }
 
-/// The most frames one WebSocket batch takes: about what one 64 KiB TCP read holds in lines, so
-/// a batch's one clock reading stays as close to its last frame's arrival as over TCP.
-const MAX_WS_BATCH: usize = 1024;
-
-/// What one read from a WebSocket stream brought.
-enum Frame {
-    /// A text frame: one reply line.
-    Text(tungstenite::Utf8Bytes),
-    /// The server closed the connection (a close frame, or the end of the stream).
-    Closed,
-    /// Anything else (pings are answered by tungstenite on the next write or flush).
-    Other,
-}
-
-fn ws_frame(next: Option<Result<Message, tungstenite::Error>>) -> Result<Frame, ConnError> {
-    match next {
-        None | Some(Ok(Message::Close(_))) => Ok(Frame::Closed),
-        Some(Err(e)) => Err(e.into()),
-        Some(Ok(Message::Text(text))) => Ok(Frame::Text(text)),
-        Some(Ok(_)) => Ok(Frame::Other),
+impl TcpReader {
+    async fn read_batch(&mut self, sink: &mut impl LineSink) -> Result<bool, ConnError> {
+        if self.buf.fill(&mut self.half, 0).await? == 0 {
+            return Ok(false);
+        }
+        sink.batch_start();
+        let pending = self.buf.pending();
+        let mut pos = 0;
+        while let Some(i) = memchr::memchr(b'\n', &pending[pos..]) {
+            let mut line = &pending[pos..pos + i];
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+            sink.line(line);
+            pos += i + 1;
+        }
+        self.buf.consume(pos);
+        sink.batch_end();
+        Ok(true)
     }
 }
 
@@ -217,24 +192,21 @@ impl Writer {
     pub async fn send(&mut self, lines: &[u8]) -> Result<(), ConnError> {
         match self {
             Writer::Tcp(w) => Ok(w.write_all(lines).await?),
-            Writer::Ws(sink) => {
-                let text = std::str::from_utf8(lines).map_err(|_| ConnError::NotUtf8)?;
-                Ok(sink.send(Message::text(text)).await?)
-            }
+            Writer::Ws(w) => w.send_text(lines).await,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
     /// Records how lines arrive: one entry per batch.
     #[derive(Default)]
-    struct Batches {
-        batches: Vec<Vec<String>>,
-        open: bool,
+    pub(crate) struct Batches {
+        pub(crate) batches: Vec<Vec<String>>,
+        pub(crate) open: bool,
     }
 
     impl LineSink for Batches {
@@ -254,51 +226,26 @@ mod tests {
         }
     }
 
-    /// A server text frame (unmasked), as the chat servers write them.
-    fn text_frame(text: &str) -> Vec<u8> {
-        let mut frame = vec![0x81, u8::try_from(text.len()).expect("a short text")];
-        frame.extend_from_slice(text.as_bytes());
-        frame
-    }
-
     #[tokio::test]
-    async fn websocket_frames_read_together_are_one_batch_and_a_close_ends_it() {
+    async fn tcp_lines_split_across_reads_and_longer_than_the_buffer_arrive_whole() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let long = "x".repeat(5000);
+        let sent = long.clone();
         let server = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
-            let raw = ws.get_mut();
-            // Three frames in one write: the client reads them at once.
-            let three = [text_frame("a"), text_frame("bb"), text_frame("ccc")].concat();
-            raw.write_all(&three).await.unwrap();
-            // Then a frame and the close frame (1000) in one write.
-            let last = [text_frame("d"), vec![0x88, 0x02, 0x03, 0xe8]].concat();
-            raw.write_all(&last).await.unwrap();
-            ws
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.write_all(b"one\r\ntw").await.unwrap();
+            socket.flush().await.unwrap();
+            let mut rest = b"o\n".to_vec();
+            rest.extend_from_slice(sent.as_bytes());
+            rest.extend_from_slice(b"\nthree\n");
+            socket.write_all(&rest).await.unwrap();
         });
-        let transport = Transport::Ws {
-            url: format!("ws://{addr}/"),
-        };
-        let (mut reader, _writer) = connect(addr, &transport, 1024).await.unwrap();
+        let (mut reader, _writer) = connect(addr, &Transport::Tcp, 1024).await.unwrap();
         let mut sink = Batches::default();
-        let mut reads = 0;
-        while reader.read_batch(&mut sink).await.unwrap() {
-            reads += 1;
-            assert!(
-                reads < 10,
-                "the close frame ends the reads: {:?}",
-                sink.batches
-            );
-        }
+        while reader.read_batch(&mut sink).await.unwrap() {}
+        server.await.unwrap();
         let lines: Vec<String> = sink.batches.concat();
-        assert_eq!(lines, ["a", "bb", "ccc", "d"], "every line, in order");
-        assert!(
-            sink.batches.iter().any(|batch| batch.len() >= 3),
-            "frames that arrived together are one batch: {:?}",
-            sink.batches
-        );
-        assert!(!sink.open);
-        drop(server.await.unwrap());
+        assert_eq!(lines, ["one", "two", long.as_str(), "three"]);
     }
 }

@@ -26,6 +26,7 @@
 //! - [`protocol`]: ours or IRC: the send command, the line end, reading a delivery.
 //! - [`irc`]: the little of IRC the bench speaks (registration, join, channel messages).
 //! - [`conn`]: one connection, TCP or WebSocket: read lines, write commands.
+//! - [`ws`]: the WebSocket client: handshake, frames read and written straight from the socket.
 //! - [`shared`]: run-wide state: phase, windows, acknowledgements, counters, histograms.
 //! - [`client`]: what one client does (log in; send and receive; or idle).
 //! - [`load`]: a load run, start to report.
@@ -57,6 +58,7 @@ pub mod shared;
 pub mod suite;
 pub mod sys;
 pub mod target;
+pub mod ws;
 
 pub use args::{BenchArgs, BenchCommand, LoadArgs, SuiteArgs};
 pub use error::BenchError;
