@@ -49,7 +49,7 @@ pub struct LoadArgs {
     /// received it); 0 = no limit.
     #[arg(long, default_value_t = 1)]
     pub window: u32,
-    /// Size of each message text in bytes (at least the ~30-byte header it carries).
+    /// Size of each message text in bytes (at least the 45-byte header it carries).
     #[arg(long, default_value_t = 64)]
     pub payload_size: usize,
     /// Every run ends after this many seconds, finished or not (connecting included).

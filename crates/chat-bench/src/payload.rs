@@ -1,9 +1,13 @@
 //! The text a sender puts after `msgall`: which run, which sender, which message, and when.
 //!
-//! Form: `b<run>:<sender>:<seq>:<sent_ns>:` followed by `x` padding up to the requested size,
-//! all decimal ASCII, so the server keeps it byte for byte (no spaces to trim, no control
-//! characters). `sent_ns` counts nanoseconds since an `Instant` shared by every client of the
-//! run, so latency is one subtraction on the receiving side.
+//! Form: `b<run>:<sender>:<seq>:<sent_ns>:` followed by `x` padding up to the requested size.
+//! The numbers are lowercase hexadecimal of a fixed width (8, 8, 8 and 16 digits), so the header
+//! is always [`HEADER_LEN`] bytes and every field sits at a known offset: the receiving side,
+//! which reads one payload per delivery, checks it without a loop whose length varies (decimal
+//! fields of varying length cost the load generator a fifth of its user time, mostly the
+//! mispredicted end of each field). All ASCII with no spaces or control characters, so the
+//! server keeps it byte for byte. `sent_ns` counts nanoseconds since an `Instant` shared by
+//! every client of the run, so latency is one subtraction on the receiving side.
 
 /// What one bench message carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +25,16 @@ pub struct Payload {
 /// The padding byte.
 const PAD: u8 = b'x';
 
+/// The length of a payload's header: `b`, four fixed-width hexadecimal fields, each followed
+/// by `:`.
+pub const HEADER_LEN: usize = 1 + (8 + 1) * 3 + 16 + 1;
+
+/// Where each field starts, and its width in hexadecimal digits.
+const RUN: (usize, usize) = (1, 8);
+const SENDER: (usize, usize) = (10, 8);
+const SEQ: (usize, usize) = (19, 8);
+const SENT: (usize, usize) = (28, 16);
+
 impl Payload {
     /// Appends the payload to `out`, padded with `x` so that it is at least `size` bytes long.
     ///
@@ -28,28 +42,38 @@ impl Payload {
     pub fn encode_into(&self, size: usize, out: &mut Vec<u8>) {
         let start = out.len();
         out.push(b'b');
-        push_decimal(out, u64::from(self.run));
+        push_hex(out, u64::from(self.run), RUN.1);
         out.push(b':');
-        push_decimal(out, u64::from(self.sender));
+        push_hex(out, u64::from(self.sender), SENDER.1);
         out.push(b':');
-        push_decimal(out, u64::from(self.seq));
+        push_hex(out, u64::from(self.seq), SEQ.1);
         out.push(b':');
-        push_decimal(out, self.sent_ns);
+        push_hex(out, self.sent_ns, SENT.1);
         out.push(b':');
-        let written = out.len() - start;
-        if written < size {
+        if HEADER_LEN < size {
             out.resize(start + size, PAD);
         }
     }
 
     /// Reads a payload back; `None` if `text` is not a bench payload.
     pub fn parse(text: &[u8]) -> Option<Payload> {
-        let rest = text.strip_prefix(b"b")?;
-        let (run, rest) = take_decimal(rest)?;
-        let (sender, rest) = take_decimal(rest)?;
-        let (seq, rest) = take_decimal(rest)?;
-        let (sent_ns, rest) = take_decimal(rest)?;
-        if !all_padding(rest) {
+        let (header, rest) = text.split_first_chunk::<HEADER_LEN>()?;
+        let marks = header[0] == b'b'
+            && header[RUN.0 + RUN.1] == b':'
+            && header[SENDER.0 + SENDER.1] == b':'
+            && header[SEQ.0 + SEQ.1] == b':'
+            && header[SENT.0 + SENT.1] == b':';
+        if !marks {
+            return None;
+        }
+        // Every field is decoded before one check of them all: no branch per digit.
+        let (run, ok_run) = hex8(chunk8(header, RUN.0)?);
+        let (sender, ok_sender) = hex8(chunk8(header, SENDER.0)?);
+        let (seq, ok_seq) = hex8(chunk8(header, SEQ.0)?);
+        let (sent_high, ok_high) = hex8(chunk8(header, SENT.0)?);
+        let (sent_low, ok_low) = hex8(chunk8(header, SENT.0 + 8)?);
+        let sent_ns = sent_high << 32 | sent_low;
+        if !(ok_run & ok_sender & ok_seq & ok_high & ok_low) || !all_padding(rest) {
             return None;
         }
         Some(Payload {
@@ -77,37 +101,47 @@ fn all_padding(mut rest: &[u8]) -> bool {
     true
 }
 
-/// Appends `value` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // `value % 10` is below 10, so the cast cannot truncate.
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+/// Appends the low `width` hexadecimal digits of `value`, lowercase, zero-padded.
+fn push_hex(out: &mut Vec<u8>, value: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..width).rev() {
+        // A nibble is below 16, so the index is in range and the cast cannot truncate.
+        out.push(DIGITS[((value >> (i * 4)) & 0xf) as usize]);
     }
-    out.extend_from_slice(&digits[at..]);
 }
 
-/// Reads a decimal number terminated by `:`; returns it and what follows the `:`.
-///
-/// A plain loop: the numbers are a few digits long, too short for `memchr` to pay off.
-fn take_decimal(text: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value: u64 = 0;
-    for (i, &d) in text.iter().enumerate() {
-        match d {
-            b'0'..=b'9' if i < 20 => {
-                value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            }
-            b':' if i > 0 => return Some((value, &text[i + 1..])),
-            _ => return None,
-        }
-    }
-    None
+/// The 8 bytes at `at` in the header (the lengths are constants, so this cannot fail; the
+/// check compiles away).
+#[inline(always)]
+fn chunk8(header: &[u8; HEADER_LEN], at: usize) -> Option<&[u8; 8]> {
+    header.get(at..at + 8)?.try_into().ok()
+}
+
+/// Decodes 8 lowercase hexadecimal digits at once, eight bytes in one `u64` (SWAR): no branch
+/// and no table per digit.
+#[inline(always)]
+fn hex8(digits: &[u8; 8]) -> (u64, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(*digits);
+    // A byte `c` below 0x80 plus `0x80 - lo` has its top bit set exactly when `c >= lo`, and no
+    // sum carries into the next byte; so `c` is in `lo..hi` when the first sum has the top bit
+    // and the second does not. (A byte of 0x80 or more fails `ascii`; its sums may carry, so
+    // they wrap, and what they say is not used.)
+    let in_range =
+        |lo: u64, hi: u64| x.wrapping_add((0x80 - lo) * ONES) & !x.wrapping_add((0x80 - hi) * ONES);
+    let ascii = x & HIGH == 0;
+    let valid = (in_range(0x30, 0x3a) | in_range(0x61, 0x67)) & HIGH == HIGH;
+    // '0'..='9' are 0x30..=0x39 and 'a'..='f' 0x61..=0x66: the low nibble, plus 9 for a letter
+    // (bit 6 set).
+    let nibbles = (x & (0x0f * ONES)) + ((x >> 6) & ONES) * 9;
+    // The first digit is the most significant: reverse the bytes, then fold the nibbles of
+    // neighbouring bytes together, pairs, then quads, then the two halves.
+    let n = nibbles.swap_bytes();
+    let n = (n | n >> 4) & 0x00ff_00ff_00ff_00ff;
+    let n = (n | n >> 8) & 0x0000_ffff_0000_ffff;
+    let n = (n | n >> 16) & 0xffff_ffff;
+    (n, ascii & valid)
 }
 
 #[cfg(test)]
@@ -127,7 +161,8 @@ mod tests {
     fn round_trips_without_padding() {
         let mut out = Vec::new();
         sample().encode_into(0, &mut out);
-        assert_eq!(out, b"b4000000000:17:99:123456789012:");
+        assert_eq!(out, b"bee6b2800:00000011:00000063:0000001cbe991a14:");
+        assert_eq!(out.len(), HEADER_LEN);
         assert_eq!(Payload::parse(&out), Some(sample()));
     }
 
@@ -137,7 +172,7 @@ mod tests {
         sample().encode_into(100, &mut out);
         assert_eq!(out.len(), 7 + 100);
         assert!(out.ends_with(b"xxxx"));
-        assert_eq!(out.iter().filter(|&&b| b == b'x').count(), 100 - 31);
+        assert_eq!(out.iter().filter(|&&b| b == b'x').count(), 100 - HEADER_LEN);
         assert_eq!(Payload::parse(&out[7..]), Some(sample()));
     }
 
@@ -152,38 +187,91 @@ mod tests {
 
     #[test]
     fn encodes_zero_and_max_values() {
-        let p = Payload {
-            run: 0,
-            sender: 0,
-            seq: u32::MAX,
-            sent_ns: u64::MAX,
-        };
+        for p in [
+            Payload {
+                run: 0,
+                sender: 0,
+                seq: 0,
+                sent_ns: 0,
+            },
+            Payload {
+                run: u32::MAX,
+                sender: u32::MAX,
+                seq: u32::MAX,
+                sent_ns: u64::MAX,
+            },
+        ] {
+            let mut out = Vec::new();
+            p.encode_into(8, &mut out);
+            assert_eq!(
+                out.len(),
+                HEADER_LEN,
+                "a size below the header gives the header"
+            );
+            assert_eq!(Payload::parse(&out), Some(p));
+        }
         let mut out = Vec::new();
-        p.encode_into(8, &mut out);
-        assert_eq!(out, b"b0:0:4294967295:18446744073709551615:");
-        assert_eq!(Payload::parse(&out), Some(p));
+        Payload {
+            run: u32::MAX,
+            sender: 0,
+            seq: 1,
+            sent_ns: u64::MAX,
+        }
+        .encode_into(0, &mut out);
+        assert_eq!(out, b"bffffffff:00000000:00000001:ffffffffffffffff:");
+    }
+
+    #[test]
+    fn every_hex_digit_decodes_in_every_position() {
+        let digits = b"0123456789abcdef";
+        for pos in 0..8 {
+            for (value, &c) in digits.iter().enumerate() {
+                let mut field = *b"00000000";
+                field[pos] = c;
+                let expected = (value as u64) << (4 * (7 - pos));
+                assert_eq!(hex8(&field), (expected, true), "{}", field.escape_ascii());
+            }
+        }
+        assert_eq!(hex8(b"fedcba98"), (0xfedc_ba98, true));
+        assert_eq!(hex8(b"01234567"), (0x0123_4567, true));
     }
 
     #[test]
     fn rejects_foreign_text() {
-        for text in [
+        let good = b"b00000001:00000002:00000003:0000000000000004:".to_vec();
+        assert!(Payload::parse(&good).is_some());
+        let mut texts: Vec<Vec<u8>> = [
             &b"hello world"[..],
             b"",
             b"b",
-            b"b1:2:3:",
-            b"b1:2:3:4",
-            b"b1:2:x:4:",
-            b"b1:2:3:4:yy",
-            b"b1:2:3:4: xx",
-            b"b99999999999:2:3:4:",
-            b"b1:2:3:99999999999999999999999:",
-            b"B1:2:3:4:",
-        ] {
+            b"b1:2:3:4:",
+            b"b00000001:00000002:00000003:0000000000000004",
+            b"b00000001:00000002:00000003:0000000000000004:yy",
+            b"b00000001:00000002:00000003:0000000000000004: xx",
+            b"B00000001:00000002:00000003:0000000000000004:",
+            b"b00000001:00000002:00000003:000000000000004::",
+            b"b00000001:0000002::00000003:0000000000000004:",
+            b"b00000001:00000002:00000003:00000000000000041",
+        ]
+        .iter()
+        .map(|t| t.to_vec())
+        .collect();
+        // Every byte that is not a lowercase hex digit, in every digit position.
+        for pos in (1..HEADER_LEN - 1).filter(|&i| good[i] != b':') {
+            for bad in [
+                b'g', b'A', b'F', b'/', b':', b'`', b'@', b' ', b'x', 0x80, 0xb0, 0xe1, 0xff,
+            ] {
+                let mut text = good.clone();
+                text[pos] = bad;
+                texts.push(text);
+            }
+        }
+        for text in texts {
             assert_eq!(
-                Payload::parse(text),
+                Payload::parse(&text),
                 None,
                 "{:?}",
-                String::from_utf8_lossy(text)
+                String::from_utf8_lossy(&text)
             );
         }
     }
