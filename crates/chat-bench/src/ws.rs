@@ -585,8 +585,10 @@ mod tests {
 
     /// A server that answers the handshake by hand: `answer` gets the client's accept key
     /// and returns the bytes to write.
-    async fn hand_server(answer: impl FnOnce(String) -> Vec<u8> + Send + 'static) -> Transport {
-        let (listener, _addr, transport) = listen().await;
+    async fn hand_server(
+        answer: impl FnOnce(String) -> Vec<u8> + Send + 'static,
+    ) -> (SocketAddr, Transport) {
+        let (listener, addr, transport) = listen().await;
         tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut request = Vec::new();
@@ -608,22 +610,21 @@ mod tests {
             // Keep the socket open until the client has read it all.
             let _ = socket.read(&mut chunk).await;
         });
-        transport
+        (addr, transport)
     }
 
-    fn addr_of(transport: &Transport) -> SocketAddr {
-        let Transport::Ws { url } = transport else {
-            unreachable!()
-        };
-        url.trim_start_matches("ws://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap()
+    /// What the client fails with when the server answers its handshake with `answer`.
+    async fn handshake_error(answer: impl FnOnce(String) -> Vec<u8> + Send + 'static) -> String {
+        let (addr, transport) = hand_server(answer).await;
+        match connect(addr, &transport, 1024).await {
+            Ok(_) => panic!("the handshake was accepted"),
+            Err(e) => e.to_string(),
+        }
     }
 
     #[tokio::test]
     async fn a_greeting_in_the_same_segment_as_the_response_is_read() {
-        let transport = hand_server(|accept| {
+        let (addr, transport) = hand_server(|accept| {
             let mut bytes = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                  Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -634,9 +635,7 @@ mod tests {
             bytes
         })
         .await;
-        let (mut reader, _writer) = connect(addr_of(&transport), &transport, 1024)
-            .await
-            .unwrap();
+        let (mut reader, _writer) = connect(addr, &transport, 1024).await.unwrap();
         let mut sink = Batches::default();
         read_all(&mut reader, &mut sink).await.unwrap();
         assert_eq!(sink.batches.concat(), ["[INFO] - hello"]);
@@ -644,39 +643,60 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_or_wrong_handshake_is_an_error() {
-        let refused =
-            hand_server(|_| b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec()).await;
-        let err = connect(addr_of(&refused), &refused, 1024)
-            .await
-            .err()
-            .expect("refused");
-        assert!(err.to_string().contains("403"), "{err}");
-
-        let wrong_key = hand_server(|_| {
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-              Connection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n\r\n"
-                .to_vec()
-        })
-        .await;
-        let err = connect(addr_of(&wrong_key), &wrong_key, 1024)
-            .await
-            .err()
-            .expect("wrong key");
-        assert!(err.to_string().contains("Sec-WebSocket-Accept"), "{err}");
-
-        let no_upgrade = hand_server(|accept| {
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        /// A 101 response with the given headers (`{accept}` is the right key).
+        fn switching(headers: &str, accept: &str) -> Vec<u8> {
+            let headers = headers.replace("{accept}", accept);
+            format!("HTTP/1.1 101 Switching Protocols\r\n{headers}\r\n").into_bytes()
+        }
+        let cases: [(fn(String) -> Vec<u8>, &str); 4] = [
+            (
+                |_| b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                "403",
+            ),
+            (
+                |_| {
+                    let wrong = "Sec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n";
+                    switching(
+                        &format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{wrong}"),
+                        "",
+                    )
+                },
+                "Sec-WebSocket-Accept",
+            ),
+            (
+                |accept| {
+                    switching(
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n",
+                        &accept,
+                    )
+                },
+                "Upgrade: websocket",
+            ),
+            (
+                |accept| {
+                    switching(
+                        "Upgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\n",
+                        &accept,
+                    )
+                },
+                "Connection: upgrade",
+            ),
+        ];
+        for (answer, expected) in cases {
+            let err = handshake_error(answer).await;
+            assert!(err.contains(expected), "{err} (expected {expected})");
+        }
+        // The same headers with the right key are accepted (so the cases above fail for
+        // the reason each names).
+        let (addr, transport) = hand_server(|accept| {
+            switching(
+                "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
+                 Sec-WebSocket-Accept: {accept}\r\n",
+                &accept,
             )
-            .into_bytes()
         })
         .await;
-        let err = connect(addr_of(&no_upgrade), &no_upgrade, 1024)
-            .await
-            .err()
-            .expect("no upgrade");
-        assert!(err.to_string().contains("Upgrade"), "{err}");
+        assert!(connect(addr, &transport, 1024).await.is_ok());
     }
 
     #[tokio::test]
