@@ -648,7 +648,9 @@ mod tests {
             let headers = headers.replace("{accept}", accept);
             format!("HTTP/1.1 101 Switching Protocols\r\n{headers}\r\n").into_bytes()
         }
-        let cases: [(fn(String) -> Vec<u8>, &str); 4] = [
+        /// How the server answers, given the right accept key.
+        type Answer = fn(String) -> Vec<u8>;
+        let cases: [(Answer, &str); 4] = [
             (
                 |_| b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec(),
                 "403",
