@@ -1,16 +1,21 @@
-//! The TCP connection of the smol and async-std front-ends.
+//! The TCP and WebSocket connections of the smol and async-std front-ends.
 //!
 //! Both runtimes run on the async-io reactor, so one socket type
-//! (`async_io::Async<std::net::TcpStream>`), one timer (`async_io::Timer`) and this one file
-//! serve both. What differs between them is how each accepts and spawns (in their own crates).
+//! (`async_io::Async<std::net::TcpStream>`), one timer (`async_io::Timer`) and these files
+//! serve both. What differs between them is how each accepts and spawns, and the timer and
+//! yield a WebSocket session uses (in their own crates).
 //!
 //! # Layout
 //!
 //! - `tcp`: one TCP connection: socket bytes to kernel input, the outbox to socket bytes
 //!   ([`spawn_connection`], on the executor a front-end lends through [`Spawn`]).
+//! - `ws`: one connection on a WebSocket port: the request head, then the page or the
+//!   WebSocket session ([`serve_websocket_connection`]).
 
 #![warn(missing_docs)]
 
 mod tcp;
+mod ws;
 
 pub use tcp::{Spawn, spawn_connection};
+pub use ws::serve_websocket_connection;

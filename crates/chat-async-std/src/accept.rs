@@ -39,27 +39,37 @@ pub(crate) async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
+                let socket = match tcp::adopt(stream) {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        let error = format!("adopting a connection from {peer}: {e}");
+                        kernel.console().print(&name, ConsoleEvent::Error(error));
+                        continue;
+                    }
+                };
                 match &page {
-                    None => match tcp::adopt(stream) {
-                        Ok(socket) => chat_async_io::spawn_connection(
-                            &tcp::Tasks,
-                            kernel,
-                            name,
-                            socket,
-                            peer,
-                            done,
-                        ),
-                        Err(e) => {
-                            let error = format!("adopting a connection from {peer}: {e}");
-                            kernel.console().print(&name, ConsoleEvent::Error(error));
-                        }
-                    },
+                    None => chat_async_io::spawn_connection(
+                        &tcp::Tasks,
+                        kernel,
+                        name,
+                        socket,
+                        peer,
+                        done,
+                    ),
                     Some(page) => {
                         let page = page.clone();
                         // Dropping the handle detaches the task.
-                        drop(async_std::task::spawn(ws::serve_connection(
-                            kernel, name, stream, peer, page, done,
-                        )));
+                        drop(async_std::task::spawn(
+                            chat_async_io::serve_websocket_connection(
+                                kernel,
+                                name,
+                                socket,
+                                peer,
+                                page,
+                                ws::AsyncStd,
+                                done,
+                            ),
+                        ));
                     }
                 }
             }

@@ -3,16 +3,17 @@
 //! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on async-std's global executor until
 //! the kernel's shutdown signal fires. The front-end only moves bytes: every chat rule, the line
 //! framing and the output forms live in [`chat_kernel`]; the HTTP and WebSocket handshake logic
-//! lives in `chat_web`. The tokio and smol crates have the same files and structure.
+//! lives in `chat_web`. The tokio and smol crates have the same structure.
 //!
 //! # Layout
 //!
 //! - `lib.rs`: [`serve`]: runs on the async-std executor's thread, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
-//! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
-//! - `tcp`: hands a TCP socket to the async-io reactor; `chat_async_io` serves it (shared
-//!   with smol: both run on that reactor).
-//! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
+//! - `accept`: the accept loop of one endpoint; hands each socket to the async-io reactor
+//!   (`tcp`), then to `chat_async_io`, which serves TCP and WebSocket connections for
+//!   async-std and smol alike (both run on that reactor).
+//! - `tcp`: moving a socket to the async-io reactor, and spawning on async-std's executor.
+//! - `ws`: async-std's timer and yield for a WebSocket session (`chat_web::Runtime`).
 
 #![warn(missing_docs)]
 

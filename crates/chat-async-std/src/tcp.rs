@@ -1,5 +1,6 @@
-//! TCP connections on async-std: each socket is handed to the async-io reactor and served by
-//! [`chat_async_io::spawn_connection`], the file smol uses too.
+//! Sockets on async-std: each accepted socket is handed to the async-io reactor and served by
+//! [`chat_async_io::spawn_connection`] (TCP) or [`chat_async_io::serve_websocket_connection`]
+//! (WebSocket port), the files smol uses too.
 
 use std::io;
 use std::net::TcpStream;

@@ -52,7 +52,8 @@ pub(crate) async fn accept_loop(
                 let (kernel, name, done) = (kernel.clone(), name.clone(), done.clone());
                 match &page {
                     // The readiness API (`readable`, `writable`) is on the `Async` inside
-                    // smol's stream; taking it out costs nothing.
+                    // smol's stream; taking it out costs nothing. The WebSocket connection
+                    // takes the same `Async`.
                     None => chat_async_io::spawn_connection(
                         &OnExecutor(&executor),
                         kernel,
@@ -62,12 +63,13 @@ pub(crate) async fn accept_loop(
                         done,
                     ),
                     Some(page) => executor
-                        .spawn(ws::serve_connection(
+                        .spawn(chat_async_io::serve_websocket_connection(
                             kernel,
                             name,
-                            stream,
+                            stream.into(),
                             peer,
                             page.clone(),
+                            ws::Smol,
                             done,
                         ))
                         .detach(),

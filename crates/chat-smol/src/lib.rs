@@ -4,16 +4,16 @@
 //! driven by one thread that also waits on the async-io reactor, until the kernel's shutdown signal fires. The front-end only moves
 //! bytes: every chat rule, the line framing and the output forms live in [`chat_kernel`]; the
 //! HTTP and WebSocket handshake logic lives in `chat_web`. The tokio and async-std crates have
-//! the same files and structure.
+//! the same structure.
 //!
 //! # Layout
 //!
 //! - `lib.rs`: [`serve`]: runs the executor on one thread, starts one accept loop per
 //!   endpoint, waits for shutdown and for open connections to flush.
-//! - `accept`: the accept loop of one endpoint; hands each socket to `tcp` or `ws`.
-//! - TCP connections are served by `chat_async_io` (shared with async-std: both run on the
+//! - `accept`: the accept loop of one endpoint; hands each socket to `chat_async_io`, which
+//!   serves TCP and WebSocket connections for smol and async-std alike (both run on the
 //!   async-io reactor).
-//! - `ws`: one connection on a WebSocket port (HTTP page or WebSocket).
+//! - `ws`: smol's timer and yield for a WebSocket session (`chat_web::Runtime`).
 
 #![warn(missing_docs)]
 

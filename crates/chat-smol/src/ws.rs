@@ -1,148 +1,19 @@
-//! One connection on a WebSocket port: the HTTP request head, then the page, an error, or a
-//! WebSocket session.
+//! What a WebSocket port needs of smol: its timer and yield, for the session.
 //!
-//! The answer to the head comes from `chat_web` ([`HeadBuffer::feed`]); the session itself
-//! ([`chat_web::serve_websocket`]) is shared by the three runtimes. This file only does the
-//! smol-specific parts: reading and writing the socket, timers, and wrapping the socket with
-//! async-tungstenite. The tokio and async-std crates have the same file.
+//! The connection itself (the request head, the page, the upgrade, the session and the
+//! linger) is [`chat_async_io::serve_websocket_connection`], which async-std uses too: both run
+//! on the async-io reactor.
 
-use std::future::Future;
-use std::net::{self, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::tungstenite::protocol::Role;
-use chat_kernel::Kernel;
-use chat_kernel::shutdown::Shutdown;
-use chat_web::{Action, GatherStream, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response, Wire};
 use smol::Timer;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
-
-/// Bytes read from the socket at a time while the head is incomplete. The buffer is on the
-/// heap, for the head only: an array here would sit in every connection's task for its life.
-const READ_CHUNK: usize = 4 * 1024;
-
-/// Serves one accepted connection on a WebSocket port (HTTP page or WebSocket upgrade);
-/// `guard` is dropped with the connection (the accept loop counts connections by it).
-///
-/// The task holds the returned future for the connection's whole life, so its size is most of
-/// what an idle connection costs. One `async` block owns what the connection needs (an `async
-/// fn` would keep each argument twice, and a block awaiting it all of them again), and the
-/// head's phase is boxed: it runs once, and inline its socket, buffer, answer and futures
-/// would size the task for the session's whole life. The test
-/// `the_connection_future_fits_a_2_kib_block` guards the size.
-pub(crate) fn serve_connection<G: Send + 'static>(
-    kernel: Kernel,
-    server: Arc<str>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    page: Arc<Page>,
-    guard: G,
-) -> impl Future<Output = ()> + Send + 'static {
-    // Boxed, and made here, so the task holds a pointer to the socket and the page rather than
-    // the socket itself (an `async` block keeps what it captured for its whole life).
-    let handshake = Box::pin(handshake(kernel.clone(), stream, page));
-    async move {
-        let _held = &guard; // moved in, dropped at the end
-        let Some((mut ws, wire)) = handshake.await else {
-            return;
-        };
-        let completed =
-            chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, Smol).await;
-        // What tungstenite wrote last (its close frame) may still be gathered: send it, within
-        // the linger time.
-        let mut socket = ws.into_inner();
-        let _ = timeout(LINGER, socket.flush()).await;
-        if completed {
-            // The closing handshake is complete: nothing more can come from the client.
-            return;
-        }
-        linger(socket.into_inner()).await;
-    }
-}
-
-/// The head's phase: reads the request head and answers it. Returns the WebSocket stream and
-/// its wire after an upgrade; `None` once the connection is done (a page or an error was
-/// served, or the client went away, stayed silent or did not read the answer).
-async fn handshake(
-    kernel: Kernel,
-    mut stream: TcpStream,
-    page: Arc<Page>,
-) -> Option<(WebSocketStream<GatherStream<TcpStream>>, Wire)> {
-    // Best effort: only latency depends on it.
-    let _ = stream.set_nodelay(true);
-    let mut head = HeadBuffer::new();
-    // Silent client, EOF or error before a complete head, or shutdown: nothing to answer.
-    let response = read_head(&mut stream, &mut head, &page, kernel.shutdown_signal()).await?;
-    // A client that does not read its answer is not waited on for long either.
-    let writing = timeout(HEAD_TIMEOUT, stream.write_all(response.bytes()));
-    if !matches!(writing.await, Some(Ok(()))) {
-        return None;
-    }
-    if response.action() == Action::Close {
-        linger(stream).await;
-        return None;
-    }
-    let config = chat_web::websocket_config(kernel.limits());
-    let socket = GatherStream::new(stream);
-    let wire = socket.wire();
-    let ws = WebSocketStream::from_partially_read(
-        socket,
-        head.into_leftover(),
-        Role::Server,
-        Some(config),
-    )
-    .await;
-    Some((ws, wire))
-}
-
-/// Reads until the head has an answer, within [`HEAD_TIMEOUT`]; `None` when the client went
-/// away or stayed silent, or the server is shutting down.
-async fn read_head(
-    stream: &mut TcpStream,
-    head: &mut HeadBuffer,
-    page: &Page,
-    shutdown: &Shutdown,
-) -> Option<Response> {
-    let reading = async {
-        let mut buf = vec![0u8; READ_CHUNK];
-        loop {
-            let n = stream.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            if let Some(response) = head.feed(&buf[..n], page) {
-                return Some(response);
-            }
-        }
-    };
-    let reading = async { timeout(HEAD_TIMEOUT, reading).await.flatten() };
-    smol::future::or(reading, async {
-        shutdown.wait().await;
-        None
-    })
-    .await
-}
-
-/// Closes the socket without losing what was written last: shuts down the write side, then
-/// reads and discards until the client closes too (at most [`LINGER`]).
-async fn linger(mut stream: TcpStream) {
-    let _ = stream.shutdown(net::Shutdown::Write);
-    let draining = async {
-        let mut buf = vec![0u8; READ_CHUNK];
-        while let Ok(1..) = stream.read(&mut buf).await {}
-    };
-    timeout(LINGER, draining).await;
-}
 
 /// smol's timer and yield, for the session.
-struct Smol;
+pub(crate) struct Smol;
 
 impl chat_web::Runtime for Smol {
     async fn sleep(&self, duration: Duration) {
-        sleep(duration).await;
+        Timer::after(duration).await;
     }
 
     async fn yield_now(&self) {
@@ -150,24 +21,13 @@ impl chat_web::Runtime for Smol {
     }
 }
 
-/// smol's timer as a function.
-async fn sleep(duration: Duration) {
-    Timer::after(duration).await;
-}
-
-/// Runs `future` for at most `duration`: `None` when the time ran out (smol has no `timeout`).
-async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> Option<T> {
-    smol::future::or(async { Some(future.await) }, async {
-        sleep(duration).await;
-        None
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_kernel::{Console, KernelConfig, StoreSpec};
+    use chat_kernel::{Console, Kernel, KernelConfig, StoreSpec};
+    use chat_web::Page;
+    use std::net;
+    use std::sync::Arc;
 
     /// The largest connection future whose task fits the allocator's (jemalloc's) 2,048-byte
     /// block: smol's task adds async-task's header (32 bytes), the schedule closure (8) and
@@ -191,7 +51,15 @@ mod tests {
             let page = Arc::new(Page::new(&name));
             // The guard the accept loop passes.
             let guard = async_channel::bounded::<()>(1).0;
-            let future = serve_connection(kernel, name, stream, peer, page, guard);
+            let future = chat_async_io::serve_websocket_connection(
+                kernel,
+                name,
+                stream.into(),
+                peer,
+                page,
+                Smol,
+                guard,
+            );
             let size = std::mem::size_of_val(&future);
             assert!(
                 size <= MAX_FUTURE,

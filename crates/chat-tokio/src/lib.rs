@@ -3,7 +3,7 @@
 //! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on a tokio runtime of its own until
 //! the kernel's shutdown signal fires. The front-end only moves bytes: every chat rule, the line
 //! framing and the output forms live in [`chat_kernel`]; the HTTP and WebSocket handshake logic
-//! lives in `chat_web`. The async-std and smol crates have the same files and structure.
+//! lives in `chat_web`. The async-std and smol crates have the same structure.
 //!
 //! # Layout
 //!

@@ -4,7 +4,7 @@
 //! The answer to the head comes from `chat_web` ([`HeadBuffer::feed`]); the session itself
 //! ([`chat_web::serve_websocket`]) is shared by the three runtimes. This file only does the
 //! tokio-specific parts: reading and writing the socket, timers, and wrapping the socket with
-//! tokio-tungstenite. The async-std and smol crates have the same file.
+//! tokio-tungstenite. The async-std and smol crates share one such file, `chat_async_io::ws`.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -80,11 +80,11 @@ pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
 /// run first. Each front-end implements it for a unit type.
 pub trait Runtime {
     /// Completes after `duration`.
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
 
     /// Completes once the tasks that are ready now have had their turn (tokio: also those the
     /// I/O driver finds ready meanwhile).
-    fn yield_now(&self) -> impl Future<Output = ()>;
+    fn yield_now(&self) -> impl Future<Output = ()> + Send;
 }
 
 /// Serves one upgraded connection until it ends, and sends its close frame.
