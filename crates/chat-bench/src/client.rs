@@ -140,11 +140,12 @@ async fn irc_login(reader: &mut Reader, writer: &mut Writer, nick: &str) -> Resu
         if let Some(e) = sink.error.take() {
             return Err(format!("server: {e}"));
         }
-        for pong in std::mem::take(&mut sink.pongs) {
+        if !sink.pongs.is_empty() {
             writer
-                .send(pong.as_bytes())
+                .send(&sink.pongs)
                 .await
                 .map_err(|e| format!("answering ping: {e}"))?;
+            sink.pongs.clear();
         }
         if sink.registered && !join_sent {
             join_sent = true;
@@ -209,6 +210,8 @@ struct Receiving<'a> {
     batch: u64,
     latencies: Vec<u64>,
     next_seq: Vec<u32>,
+    /// IRC: `PONG`s owed to the server's `PING`s, sent after the read that brought them.
+    pongs: Vec<u8>,
     stats: ClientStats,
 }
 
@@ -253,6 +256,9 @@ impl LineSink for Receiving<'_> {
                     self.sh.reject(self.id);
                 }
             }
+            Reply::Other if self.protocol == Protocol::Irc => {
+                irc::answer_ping(line, &mut self.pongs);
+            }
             _ => {}
         }
     }
@@ -292,12 +298,15 @@ pub async fn load_client(
         batch: 0,
         latencies: Vec::with_capacity(256),
         next_seq: vec![0; sh.senders],
+        pongs: Vec::new(),
         stats: ClientStats {
             ready: true,
             ..ClientStats::default()
         },
     };
     let mut recv_phase = phase.clone();
+    // The receiving side's own handle on the socket, for the pongs.
+    let mut answering = writer.handle();
     let receiving = async {
         // One stop watcher for the whole loop: re-creating it per read costs a registration.
         let stop = stopped(&mut recv_phase);
@@ -311,6 +320,17 @@ pub async fn load_client(
                     Ok(false) => break Some("closed by server".to_string()),
                     Err(e) => break Some(e.to_string()),
                 },
+            }
+            if !recv.pongs.is_empty() {
+                let answered = tokio::select! {
+                    biased;
+                    () = &mut stop => break None,
+                    r = answering.send(&recv.pongs) => r,
+                };
+                if let Err(e) = answered {
+                    break Some(format!("answering ping: {e}"));
+                }
+                recv.pongs.clear();
             }
         };
         if let Some(reason) = lost {

@@ -7,13 +7,17 @@
 use std::io;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::target::Transport;
-use crate::ws::{self, WsReader, WsWriter};
+use crate::ws::{self, WsReader};
 
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,12 +123,47 @@ pub struct TcpReader {
     buf: ReadBuf,
 }
 
-/// The writing half of a connection.
-pub enum Writer {
-    /// TCP.
-    Tcp(OwnedWriteHalf),
-    /// WebSocket.
-    Ws(WsWriter),
+/// The writing half of a connection. [`Writer::handle`] gives another one for the same
+/// socket (the receiving side answers IRC `PING`s with it); writes never interleave.
+pub struct Writer {
+    out: Arc<Mutex<Outgoing>>,
+    /// Commands go out as WebSocket text frames.
+    websocket: bool,
+}
+
+/// A socket's writing side and what is queued for it, shared by a connection's writers (and,
+/// over WebSocket, its reader, for pongs and the close reply).
+pub(crate) struct Outgoing {
+    half: OwnedWriteHalf,
+    /// What to write: `bytes[written..]` has not been written yet.
+    pub(crate) bytes: Vec<u8>,
+    written: usize,
+}
+
+impl Outgoing {
+    /// The writing side of a socket, nothing queued.
+    pub(crate) fn shared(half: OwnedWriteHalf) -> Arc<Mutex<Outgoing>> {
+        Arc::new(Mutex::new(Outgoing {
+            half,
+            bytes: Vec::new(),
+            written: 0,
+        }))
+    }
+
+    /// Writes everything queued. Cancel-safe: what a cancelled write left stays queued, and
+    /// the next flush (by whichever side writes next) finishes it before anything else.
+    pub(crate) async fn flush(&mut self) -> Result<(), ConnError> {
+        while self.written < self.bytes.len() {
+            let n = self.half.write(&self.bytes[self.written..]).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            self.written += n;
+        }
+        self.bytes.clear();
+        self.written = 0;
+        Ok(())
+    }
 }
 
 /// Connects to `addr` over `transport` (TCP_NODELAY on; WebSocket handshake done), with a
@@ -140,12 +179,20 @@ pub async fn connect(
     match transport {
         Transport::Tcp => {
             let (half, w) = stream.into_split();
-            Ok((Reader::Tcp(TcpReader { half, buf }), Writer::Tcp(w)))
+            let writer = Writer {
+                out: Outgoing::shared(w),
+                websocket: false,
+            };
+            Ok((Reader::Tcp(TcpReader { half, buf }), writer))
         }
         Transport::Ws { url } => {
             ws::handshake(&mut stream, url, &mut buf).await?;
-            let (r, w) = ws::split(stream, buf);
-            Ok((Reader::Ws(r), Writer::Ws(w)))
+            let (r, out) = ws::split(stream, buf);
+            let writer = Writer {
+                out,
+                websocket: true,
+            };
+            Ok((Reader::Ws(r), writer))
         }
     }
 }
@@ -189,10 +236,26 @@ impl Writer {
     /// Sends commands: `lines` holds one or more commands, each ending in `\n`.
     ///
     /// Over WebSocket they go out as one text frame (the protocol splits a frame at `\n`).
+    ///
+    /// Cancel-safe: once queued, the commands go out whole, with the next write at the latest.
     pub async fn send(&mut self, lines: &[u8]) -> Result<(), ConnError> {
-        match self {
-            Writer::Tcp(w) => Ok(w.write_all(lines).await?),
-            Writer::Ws(w) => w.send_text(lines).await,
+        if self.websocket && std::str::from_utf8(lines).is_err() {
+            return Err(ConnError::NotUtf8);
+        }
+        let mut out = self.out.lock().await;
+        if self.websocket {
+            ws::push_frame(&mut out.bytes, OpCode::Data(Data::Text), lines);
+        } else {
+            out.bytes.extend_from_slice(lines);
+        }
+        out.flush().await
+    }
+
+    /// Another writer for the same socket.
+    pub fn handle(&self) -> Writer {
+        Writer {
+            out: Arc::clone(&self.out),
+            websocket: self.websocket,
         }
     }
 }

@@ -6,9 +6,9 @@
 //! Error numerics (4xx, 5xx; not 422, "no message of the day") and `ERROR` lines count as
 //! errors, by their text, as `[ERROR] - ...` does in ours.
 //!
-//! A `PING` during registration is answered; one during a run is not (the receiving side does
-//! not write), so a run must end within the server's ping interval (InspIRCd's default is
-//! 120 s; `scripts/bench-ab.sh` configures an hour).
+//! A `PING` is answered with a `PONG` carrying the same parameters, during registration and
+//! during a run alike (the receiving side writes through its own handle on the connection), so
+//! a run may last longer than the server's ping interval.
 
 use crate::conn::LineSink;
 use crate::line::Reply;
@@ -47,6 +47,19 @@ fn trailing(params: &[u8]) -> Option<&[u8]> {
         .windows(2)
         .position(|w| w == b" :")
         .map(|i| &params[i + 2..])
+}
+
+/// If `line` is a `PING`, appends its answer (`PONG` with the same parameters, CR LF) to `out`
+/// and returns true.
+pub fn answer_ping(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let (_, command, params) = split(line);
+    if command != b"PING" {
+        return false;
+    }
+    out.extend_from_slice(b"PONG ");
+    out.extend_from_slice(params);
+    out.extend_from_slice(b"\r\n");
+    true
 }
 
 /// `ERR_NOMOTD`: says only that the server has no message of the day, which is no error.
@@ -114,8 +127,8 @@ pub struct LoginSink {
     pub registered: bool,
     /// The end of the channel's names list (`366`) arrived after the welcome: joined.
     pub joined: bool,
-    /// `PONG` replies owed to the server's `PING`s, in order.
-    pub pongs: Vec<String>,
+    /// `PONG` replies owed to the server's `PING`s, in order, each ending in CR LF.
+    pub pongs: Vec<u8>,
     /// The first error the server sent.
     pub error: Option<String>,
 }
@@ -147,11 +160,11 @@ impl LineSink for LoginSink {
             self.error = Some(String::from_utf8_lossy(e).into_owned());
             return;
         }
-        let (_, command, params) = split(line);
+        if answer_ping(line, &mut self.pongs) {
+            return;
+        }
+        let (_, command, _) = split(line);
         match command {
-            b"PING" => self
-                .pongs
-                .push(format!("PONG {}\r\n", String::from_utf8_lossy(params))),
             b"001" => self.registered = true,
             b"366" if self.registered => self.joined = true,
             _ => {}
@@ -237,7 +250,7 @@ mod tests {
     fn login_waits_for_the_welcome_then_the_names_list_and_answers_pings() {
         let mut sink = LoginSink::new();
         sink.line(b"PING :cookie123");
-        assert_eq!(sink.pongs, ["PONG :cookie123\r\n"]);
+        assert_eq!(sink.pongs, b"PONG :cookie123\r\n");
         // A names list before the welcome is not the join's.
         sink.line(b":irc.local 366 bench0 #other :End of /NAMES list.");
         assert!(!sink.joined);
@@ -249,6 +262,16 @@ mod tests {
         sink.line(b":irc.local 366 bench0 #bench :End of /NAMES list.");
         assert!(sink.joined);
         assert_eq!(sink.error, None);
+    }
+
+    #[test]
+    fn a_ping_is_answered_with_its_own_parameters() {
+        let mut out = Vec::new();
+        assert!(answer_ping(b"PING :irc.local", &mut out));
+        assert!(answer_ping(b":irc.local PING irc.local :x y", &mut out));
+        assert!(!answer_ping(b":irc.local PONG irc.local :x", &mut out));
+        assert!(!answer_ping(b"PINGS :x", &mut out));
+        assert_eq!(out, b"PONG :irc.local\r\nPONG irc.local :x y\r\n");
     }
 
     #[test]

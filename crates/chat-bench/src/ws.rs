@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Response, generate_request};
@@ -34,7 +34,7 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use crate::conn::{ConnError, LineSink, ReadBuf};
+use crate::conn::{ConnError, LineSink, Outgoing, ReadBuf};
 
 /// The largest message the client takes (frame or joined fragments): far above any chat reply.
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
@@ -111,13 +111,10 @@ fn check_response(response: &Response, accept: &str) -> Result<(), ConnError> {
 }
 
 /// Splits a connection whose handshake is done; `buf` holds what was read past the response.
-pub(crate) fn split(stream: TcpStream, buf: ReadBuf) -> (WsReader, WsWriter) {
+/// The writing side is shared: the reader queues its control replies there.
+pub(crate) fn split(stream: TcpStream, buf: ReadBuf) -> (WsReader, Arc<Mutex<Outgoing>>) {
     let (half, write) = stream.into_split();
-    let out = Arc::new(Mutex::new(Outgoing {
-        half: write,
-        bytes: Vec::new(),
-        written: 0,
-    }));
+    let out = Outgoing::shared(write);
     let reader = WsReader {
         half,
         buf,
@@ -127,7 +124,7 @@ pub(crate) fn split(stream: TcpStream, buf: ReadBuf) -> (WsReader, WsWriter) {
         out: Arc::clone(&out),
         closed: false,
     };
-    (reader, WsWriter { out })
+    (reader, out)
 }
 
 /// What a fragmented message in progress is.
@@ -149,7 +146,7 @@ pub struct WsReader {
     text: Vec<u8>,
     /// Control frames to send (pongs, the close reply), masked, not yet handed to the writer.
     replies: Vec<u8>,
-    /// The socket's writing side, shared with [`WsWriter`] for the replies.
+    /// The socket's writing side, shared with the connection's [`Writer`](crate::conn::Writer).
     out: Arc<Mutex<Outgoing>>,
     /// The server sent a close frame, or the stream ended.
     closed: bool,
@@ -316,7 +313,7 @@ fn check_header(header: &FrameHeader, len: u64) -> Result<(), ConnError> {
 }
 
 /// Appends one final client frame (masked with a fresh key) carrying `payload` to `out`.
-fn push_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+pub(crate) fn push_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
     let mask = fastrand::u32(..).to_be_bytes();
     let header = FrameHeader {
         is_final: true,
@@ -335,53 +332,11 @@ fn push_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
     out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
 }
 
-/// The socket's writing side and what is queued for it.
-pub(crate) struct Outgoing {
-    half: OwnedWriteHalf,
-    /// Frames to write: `bytes[written..]` has not been written yet.
-    bytes: Vec<u8>,
-    written: usize,
-}
-
-impl Outgoing {
-    /// Writes everything queued. Cancel-safe: what a cancelled write left stays queued, and
-    /// the next flush (by the reader or the writer) finishes it before anything else.
-    async fn flush(&mut self) -> Result<(), ConnError> {
-        while self.written < self.bytes.len() {
-            let n = self.half.write(&self.bytes[self.written..]).await?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
-            }
-            self.written += n;
-        }
-        self.bytes.clear();
-        self.written = 0;
-        Ok(())
-    }
-}
-
-/// The writing half of a WebSocket connection.
-pub struct WsWriter {
-    out: Arc<Mutex<Outgoing>>,
-}
-
-impl WsWriter {
-    /// Sends `text` as one text frame.
-    pub async fn send_text(&mut self, text: &[u8]) -> Result<(), ConnError> {
-        if std::str::from_utf8(text).is_err() {
-            return Err(ConnError::NotUtf8);
-        }
-        let mut out = self.out.lock().await;
-        push_frame(&mut out.bytes, OpCode::Data(Data::Text), text);
-        out.flush().await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::conn::tests::Batches;
-    use crate::conn::{Reader, Writer, connect};
+    use crate::conn::{Reader, connect};
     use crate::target::Transport;
     use futures_util::StreamExt;
     use std::net::SocketAddr;
@@ -511,7 +466,6 @@ mod tests {
                 .unwrap();
         });
         let (mut reader, mut writer) = connect(addr, &transport, 1024).await.unwrap();
-        assert!(matches!(writer, Writer::Ws(_)));
         writer.send(b"msgall hello\n").await.unwrap();
         let mut sink = Batches::default();
         read_all(&mut reader, &mut sink).await.unwrap();

@@ -1,7 +1,8 @@
 //! The bench's IRC mode (`--protocol irc`) against a small in-process IRC server over real
 //! TCP: registration (with a `PING` cookie to answer before the welcome, and no message of the
 //! day), `JOIN #bench` with its names list, channel `PRIVMSG` relayed to every other member
-//! (not back to the sender, as IRC servers do), and a switch to refuse some messages.
+//! (not back to the sender, as IRC servers do), a switch to refuse some messages, and one to
+//! `PING` every member mid-run and hold its channel messages until it answers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -20,25 +21,62 @@ use tokio::sync::mpsc;
 
 const SERVER: &str = "fake.irc";
 
+/// A channel member.
+struct Member {
+    lines: mpsc::UnboundedSender<String>,
+    /// It was sent a mid-run `PING` and has not answered yet: its channel messages wait.
+    owing: bool,
+    held: Vec<String>,
+}
+
 #[derive(Default)]
 struct Irc {
-    /// Channel members: connection id -> (nick, line sender).
-    members: Mutex<HashMap<usize, (String, mpsc::UnboundedSender<String>)>>,
+    /// Channel members by connection id.
+    members: Mutex<HashMap<usize, Member>>,
     /// Nicks in use.
     nicks: Mutex<Vec<String>>,
     next_id: AtomicUsize,
     privmsgs: AtomicUsize,
     /// Every n-th channel message is refused with 404.
     refuse_every: Option<usize>,
+    /// After the n-th channel message, every member is sent `PING :mid<id>`, and gets no more
+    /// channel messages until it answers (as a server that would otherwise drop it).
+    ping_after: Option<usize>,
+    /// Mid-run pings answered.
+    mid_pongs: AtomicUsize,
 }
 
 impl Irc {
     fn relay(&self, from_id: usize, from: &str, text: &str) {
         let line = format!(":{from}!{from}@127.0.0.1 PRIVMSG #bench :{text}");
-        for (id, (_, tx)) in self.members.lock().unwrap().iter() {
-            if *id != from_id {
-                let _ = tx.send(line.clone());
+        for (id, member) in self.members.lock().unwrap().iter_mut() {
+            if *id == from_id {
+                continue;
             }
+            if member.owing {
+                member.held.push(line.clone());
+            } else {
+                let _ = member.lines.send(line.clone());
+            }
+        }
+    }
+
+    fn ping_everyone(&self) {
+        for (id, member) in self.members.lock().unwrap().iter_mut() {
+            member.owing = true;
+            let _ = member.lines.send(format!("PING :mid{id}"));
+        }
+    }
+
+    fn ponged(&self, id: usize) {
+        if let Some(member) = self.members.lock().unwrap().get_mut(&id)
+            && member.owing
+        {
+            member.owing = false;
+            for line in member.held.drain(..) {
+                let _ = member.lines.send(line);
+            }
+            self.mid_pongs.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -83,12 +121,15 @@ async fn serve(irc: Arc<Irc>, stream: TcpStream) {
                 let _ = tx.send(format!("PING :{cookie}"));
             }
             "PONG" if rest == format!(":{cookie}") => ponged = true,
+            "PONG" if rest == format!(":mid{id}") => irc.ponged(id),
             "JOIN" if welcomed && rest == "#bench" => {
                 let n = nick.clone().unwrap_or_default();
-                irc.members
-                    .lock()
-                    .unwrap()
-                    .insert(id, (n.clone(), tx.clone()));
+                let member = Member {
+                    lines: tx.clone(),
+                    owing: false,
+                    held: Vec::new(),
+                };
+                irc.members.lock().unwrap().insert(id, member);
                 let _ = tx.send(format!(":{n}!{n}@127.0.0.1 JOIN :#bench"));
                 let _ = tx.send(format!(":{SERVER} 353 {n} = #bench :{n}"));
                 let _ = tx.send(format!(":{SERVER} 366 {n} #bench :End of /NAMES list."));
@@ -106,6 +147,9 @@ async fn serve(irc: Arc<Irc>, stream: TcpStream) {
                     let _ = tx.send(format!(":{SERVER} 404 {n} #bench :Cannot send to channel"));
                 } else {
                     irc.relay(id, &n, text);
+                }
+                if irc.ping_after == Some(count) {
+                    irc.ping_everyone();
                 }
             }
             _ => {}
@@ -128,9 +172,13 @@ async fn serve(irc: Arc<Irc>, stream: TcpStream) {
 }
 
 async fn start(irc: Irc) -> SocketAddr {
+    start_shared(Arc::new(irc)).await
+}
+
+/// Starts the server on a state the test keeps a handle on.
+async fn start_shared(irc: Arc<Irc>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let irc = Arc::new(irc);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
@@ -205,6 +253,24 @@ async fn a_refused_privmsg_is_counted_and_does_not_stall_the_window() {
         "15 delivered messages x 2 others"
     );
     assert_eq!((r.deliveries_received, r.deliveries_lost), (30, 0), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_during_the_run_is_answered_and_the_run_completes() {
+    let irc = Arc::new(Irc {
+        ping_after: Some(10),
+        ..Irc::default()
+    });
+    let addr = start_shared(irc.clone()).await;
+    let mut cfg = irc_config(addr, 4, 2, 20);
+    cfg.timeout = Duration::from_secs(10);
+    let r = run_load(&cfg).await.unwrap();
+    // Without the pongs, every member's messages after the 10th would be held for good.
+    assert!(!r.timed_out, "{r}");
+    assert_eq!((r.deliveries_received, r.deliveries_lost), (120, 0), "{r}");
+    assert!(r.disconnected.is_empty(), "{r}");
+    // A member's pong releases its held messages, so all four had answered by the end.
+    assert_eq!(irc.mid_pongs.load(Ordering::Relaxed), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
