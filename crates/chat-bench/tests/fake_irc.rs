@@ -4,6 +4,8 @@
 //! (not back to the sender, as IRC servers do), a switch to refuse some messages, and one to
 //! `PING` every member mid-run and hold its channel messages until it answers.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +14,6 @@ use std::time::Duration;
 
 use chat_bench::load::{LoadConfig, run_load};
 use chat_bench::protocol::Protocol;
-use chat_bench::target::Target;
 use chat_bench::{BenchArgs, BenchError, LoadArgs};
 use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -189,21 +190,7 @@ async fn start_shared(irc: Arc<Irc>) -> SocketAddr {
 }
 
 fn irc_config(addr: SocketAddr, clients: usize, senders: usize, messages: u32) -> LoadConfig {
-    LoadConfig {
-        target: Target::parse(&addr.to_string()).unwrap(),
-        clients,
-        senders,
-        messages,
-        rate: 0.0,
-        window: 1,
-        payload_size: 64,
-        timeout: Duration::from_secs(30),
-        server_pid: Some(std::process::id()),
-        allow_remote: false,
-        name_prefix: "bench".into(),
-        connect_concurrency: 8,
-        protocol: Protocol::Irc,
-    }
+    common::load_config(&addr.to_string(), Protocol::Irc, clients, senders, messages)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! (greeting, `format`, `login`, `msgall`, `whoami`, logout broadcast) over TCP and WebSocket,
 //! with switches to refuse, drop or mute, so the tool's own logic is tested over real sockets.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -246,22 +248,7 @@ async fn start(ws: bool, faults: Faults) -> SocketAddr {
 }
 
 fn load_config(spec: &str, clients: usize, senders: usize, messages: u32) -> LoadConfig {
-    LoadConfig {
-        target: Target::parse(spec).unwrap(),
-        clients,
-        senders,
-        messages,
-        rate: 0.0,
-        window: 1,
-        payload_size: 64,
-        timeout: Duration::from_secs(30),
-        // The fake server runs in this process.
-        server_pid: Some(std::process::id()),
-        allow_remote: false,
-        name_prefix: "bench".into(),
-        connect_concurrency: 8,
-        protocol: Protocol::Chat,
-    }
+    common::load_config(spec, Protocol::Chat, clients, senders, messages)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

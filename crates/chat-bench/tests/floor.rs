@@ -1,15 +1,16 @@
 //! `bench floor`, the minimal reference server, over real sockets: the load generator counts
 //! every delivery through it, and it answers the few commands it knows as the protocol does.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chat_bench::floor::{Floor, Stop};
-use chat_bench::load::{LoadConfig, run_load};
+use chat_bench::load::run_load;
 use chat_bench::protocol::Protocol;
-use chat_bench::target::Target;
 
 /// Starts a floor server on a free port, on a thread of its own.
 fn start() -> (std::net::SocketAddr, Stop, JoinHandle<std::io::Result<()>>) {
@@ -115,21 +116,10 @@ fn answers_the_commands_it_knows_as_the_protocol_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_load_generator_counts_every_delivery_through_it() {
     let (addr, stop, server) = start();
-    let cfg = LoadConfig {
-        target: Target::parse(&addr.to_string()).expect("target"),
-        clients: 50,
-        senders: 10,
-        messages: 30,
-        rate: 0.0,
-        window: 2,
-        payload_size: 100,
-        timeout: Duration::from_secs(30),
-        server_pid: Some(std::process::id()),
-        allow_remote: false,
-        name_prefix: "bench".into(),
-        connect_concurrency: 16,
-        protocol: Protocol::Chat,
-    };
+    let mut cfg = common::load_config(&addr.to_string(), Protocol::Chat, 50, 10, 30);
+    cfg.window = 2;
+    cfg.payload_size = 100;
+    cfg.connect_concurrency = 16;
     let r = run_load(&cfg).await.expect("a report");
     assert_eq!(r.clients_connected, 50, "{r}");
     assert_eq!(r.deliveries_expected, 300 * 50);
