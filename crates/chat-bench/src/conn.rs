@@ -6,7 +6,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
