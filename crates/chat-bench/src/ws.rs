@@ -219,13 +219,7 @@ impl WsReader {
                     }
                     let text = header.opcode == OpCode::Data(Data::Text);
                     match (text, header.is_final) {
-                        (true, true) => {
-                            if !*started {
-                                *started = true;
-                                sink.batch_start();
-                            }
-                            sink.line(payload);
-                        }
+                        (true, true) => hand_out(sink, started, payload),
                         (true, false) => {
                             self.text.clear();
                             self.text.extend_from_slice(payload);
@@ -254,11 +248,7 @@ impl WsReader {
                         self.text.extend_from_slice(payload);
                         if header.is_final {
                             self.fragment = None;
-                            if !*started {
-                                *started = true;
-                                sink.batch_start();
-                            }
-                            sink.line(&self.text);
+                            hand_out(sink, started, &self.text);
                         }
                     }
                 },
@@ -292,6 +282,15 @@ impl WsReader {
         self.replies.clear();
         out.flush().await
     }
+}
+
+/// Hands one text message to `sink`, opening the batch with the first.
+fn hand_out(sink: &mut impl LineSink, started: &mut bool, text: &[u8]) {
+    if !*started {
+        *started = true;
+        sink.batch_start();
+    }
+    sink.line(text);
 }
 
 /// Refuses what a server must never send (RFC 6455, 5.1-5.5); no extension is negotiated, so
