@@ -25,15 +25,16 @@ pub struct Payload {
 /// The padding byte.
 const PAD: u8 = b'x';
 
+/// Where each field starts, and its width in hexadecimal digits: after the `b`, each field is
+/// followed by a `:`.
+const RUN: (usize, usize) = (1, 8);
+const SENDER: (usize, usize) = (RUN.0 + RUN.1 + 1, 8);
+const SEQ: (usize, usize) = (SENDER.0 + SENDER.1 + 1, 8);
+const SENT: (usize, usize) = (SEQ.0 + SEQ.1 + 1, 16);
+
 /// The length of a payload's header: `b`, four fixed-width hexadecimal fields, each followed
 /// by `:`.
-pub const HEADER_LEN: usize = 1 + (8 + 1) * 3 + 16 + 1;
-
-/// Where each field starts, and its width in hexadecimal digits.
-const RUN: (usize, usize) = (1, 8);
-const SENDER: (usize, usize) = (10, 8);
-const SEQ: (usize, usize) = (19, 8);
-const SENT: (usize, usize) = (28, 16);
+pub const HEADER_LEN: usize = SENT.0 + SENT.1 + 1;
 
 impl Payload {
     /// Appends the payload to `out`, padded with `x` so that it is at least `size` bytes long.
