@@ -91,7 +91,10 @@ fn deliver<'a>(
     let mut rendered = Rendered::new(reply);
     for id in ids {
         if let Some(conn) = conns.get(id)
-            && conn.out.push(rendered.get(conn.form)).is_err()
+            && conn
+                .out
+                .push(rendered.get(conn.form, conn.transport))
+                .is_err()
         {
             dropped.push(*id);
         }

@@ -20,7 +20,7 @@ use crate::flood::Bucket;
 use crate::framing::{Input, split_frame};
 use crate::limits::Limits;
 use crate::outbox::{Outbox, outbox};
-use crate::packer::render;
+use crate::packer::wire;
 use crate::registry::{Conn, ConnId};
 use crate::reply::{ErrorKind, Reply};
 use crate::shutdown::Shutdown;
@@ -35,7 +35,8 @@ pub struct KernelConfig {
     pub no_color: bool,
 }
 
-/// The transport of a connection, which decides its default output form.
+/// The transport of a connection, which decides its default output form and how the kernel
+/// frames its output (lines, or WebSocket text frames).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// Lines over TCP (telnet, netcat): `color` by default.
@@ -57,7 +58,7 @@ pub struct Connection {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// The connection limit is reached; the payload is the `server full` error in the
-    /// transport's default form, to send before closing.
+    /// transport's default form, framed for the transport, to send before closing.
     #[error("server full")]
     ServerFull(Bytes),
     /// The server is shutting down.
@@ -150,7 +151,7 @@ impl Kernel {
                 return Err(Refused::ShuttingDown);
             }
             if st.reg.conns.len() >= limits.max_connections {
-                let payload = render(&Reply::Error(ErrorKind::ServerFull), form);
+                let payload = wire(&Reply::Error(ErrorKind::ServerFull), form, transport);
                 return Err(Refused::ServerFull(payload));
             }
             let (tx, rx) = outbox(limits.send_queue);
@@ -162,6 +163,7 @@ impl Kernel {
                     server: server.clone(),
                     peer,
                     form,
+                    transport,
                     out: tx,
                     user: None,
                     rooms: Vec::new(),

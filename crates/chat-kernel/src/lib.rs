@@ -14,13 +14,14 @@
 //! - `registry`: connections, users and rooms; `history`: recent lines kept in memory.
 //! - `dispatch`: what each command does and who hears it (the chat's rules).
 //! - [`kernel`]: the [`Kernel`] handle front-ends call; [`endpoint`]: a server to start.
-//! - [`reply`]: what the server says; [`packer`]: a reply to bytes in one [`Format`];
-//!   [`color`]: ANSI styles; [`console`]: the server console.
+//! - [`reply`]: what the server says; [`packer`]: a reply to bytes in one [`Format`] for one
+//!   [`Transport`]; [`color`]: ANSI styles; [`console`]: the server console.
 //! - [`outbox`]: a connection's byte-bounded outbound queue; [`flood`]: the flood limit;
 //!   [`limits`]: every limit in one value; [`shutdown`]: the shutdown signal.
 //! - [`store`]: accounts and history behind the [`Store`] trait (memory, SQLite) on a thread.
 //! - [`stream`]: the runtime-free halves of a TCP front-end's reads and writes (per-thread
 //!   buffers, feeding the kernel, gathering a batch into one write).
+//! - [`wsframe`]: a server's WebSocket text frame, which the kernel queues ready to send.
 
 #![warn(missing_docs)]
 
@@ -42,6 +43,7 @@ pub mod reply;
 pub mod shutdown;
 pub mod store;
 pub mod stream;
+pub mod wsframe;
 
 pub use console::{Console, ConsoleEvent};
 pub use dispatch::Flow;

@@ -1,15 +1,18 @@
 //! A [`Reply`] to the bytes of one output form (PROTOCOL.md sections 3 and 4).
 //!
-//! Every payload ends in `\r\n`: a TCP writer sends it as is, a WebSocket writer sends it without
-//! the last two bytes. So one rendering serves both transports, and a broadcast is rendered at
-//! most once per form by [`Rendered`], its bytes shared by every recipient.
+//! Every line ends in `\r\n`. A TCP connection receives it as it is; a WebSocket connection
+//! receives one text frame carrying it without the last two bytes, framed here, so its writer
+//! hands its queue to the socket untouched. [`Rendered`] renders a broadcast at most once per
+//! form and transport, its bytes shared by every recipient.
 
 use bytes::Bytes;
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
+use crate::Transport;
 use crate::color::{Paint, paint};
 use crate::reply::{ChatLine, Destination, Reply};
+use crate::wsframe::{encode_text, text_frame_len};
 
 /// A connection's output form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,11 +50,13 @@ impl Format {
     }
 }
 
-/// A reply and its renderings so far: each form is rendered on first use, then shared.
+/// A reply and its renderings so far: each form is rendered for each transport on first use,
+/// then shared.
 #[derive(Debug)]
 pub struct Rendered<'a> {
     reply: &'a Reply,
-    forms: [Option<Bytes>; 3],
+    /// By form, then transport (see [`Rendered::slot`]).
+    wires: [Option<Bytes>; 6],
 }
 
 impl<'a> Rendered<'a> {
@@ -59,15 +64,39 @@ impl<'a> Rendered<'a> {
     pub fn new(reply: &'a Reply) -> Self {
         Rendered {
             reply,
-            forms: [None, None, None],
+            wires: Default::default(),
         }
     }
 
-    /// The payload for `form`, rendered on first call; later calls clone a pointer.
-    pub fn get(&mut self, form: Format) -> Bytes {
-        self.forms[form.index()]
-            .get_or_insert_with(|| render(self.reply, form))
+    /// The bytes a connection in `form` over `transport` receives, rendered on first call;
+    /// later calls clone a pointer.
+    pub fn get(&mut self, form: Format, transport: Transport) -> Bytes {
+        self.wires[Self::slot(form, transport)]
+            .get_or_insert_with(|| wire(self.reply, form, transport))
             .clone()
+    }
+
+    fn slot(form: Format, transport: Transport) -> usize {
+        form.index() * 2
+            + match transport {
+                Transport::Tcp => 0,
+                Transport::WebSocket => 1,
+            }
+    }
+}
+
+/// `reply` in `form` as a connection over `transport` receives it: the line with its line end
+/// (TCP), or one text frame carrying the line without it (WebSocket).
+pub fn wire(reply: &Reply, form: Format, transport: Transport) -> Bytes {
+    let line = render(reply, form);
+    match transport {
+        Transport::Tcp => line,
+        Transport::WebSocket => {
+            let body = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            let mut frame = Vec::with_capacity(text_frame_len(body.len()));
+            encode_text(body, &mut frame);
+            Bytes::from(frame)
+        }
     }
 }
 
@@ -447,13 +476,26 @@ mod tests {
     }
 
     #[test]
-    fn rendered_once_per_form_and_shared() {
+    fn rendered_once_per_form_and_transport() {
         let reply = Reply::Login("a".into());
         let mut r = Rendered::new(&reply);
-        let a = r.get(Format::Text);
-        let b = r.get(Format::Text);
-        assert_eq!(a.as_ptr(), b.as_ptr(), "same allocation shared");
-        assert_ne!(r.get(Format::Json), a);
+        let text = r.get(Format::Text, Transport::Tcp).to_vec();
+        assert_eq!(text, b"[SYSTEM INFO] - [a] login to chat.\r\n");
+        assert_eq!(
+            r.get(Format::Text, Transport::Tcp).as_ptr(),
+            r.get(Format::Text, Transport::Tcp).as_ptr(),
+            "rendered once, then shared"
+        );
+        // The WebSocket form is the same line, framed, without its line end.
+        let mut frame = vec![0x81, 34];
+        frame.extend_from_slice(&text[..34]);
+        assert_eq!(r.get(Format::Text, Transport::WebSocket), frame);
+        assert_ne!(r.get(Format::Json, Transport::Tcp), text);
+        let json = r.get(Format::Json, Transport::WebSocket).to_vec();
+        let line = render(&reply, Format::Json);
+        let body = line.strip_suffix(b"\r\n").unwrap();
+        assert_eq!(json[..2], [0x81, body.len() as u8]);
+        assert_eq!(&json[2..], body);
     }
 
     #[test]

@@ -6,9 +6,9 @@ use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::Format;
 use crate::flood::Bucket;
 use crate::outbox::OutboxSender;
+use crate::{Format, Transport};
 
 /// A connection's id, unique for the life of the kernel.
 pub type ConnId = u64;
@@ -22,6 +22,8 @@ pub(crate) struct Conn {
     pub peer: SocketAddr,
     /// Its output form.
     pub form: Format,
+    /// Its transport, which decides how its output is framed.
+    pub transport: Transport,
     /// Its outbound queue.
     pub out: OutboxSender,
     /// The name it is logged in under.

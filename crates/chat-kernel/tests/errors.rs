@@ -373,7 +373,12 @@ fn server_full_payload_in_the_default_form_of_the_transport() {
             Transport::Tcp,
             "\x1b[31m[ERROR]\x1b[0m - server full\r\n",
         ),
-        (false, Transport::WebSocket, "[ERROR] - server full\r\n"),
+        // Framed: one text frame, without the line end.
+        (
+            false,
+            Transport::WebSocket,
+            "\u{81}\u{15}[ERROR] - server full",
+        ),
     ] {
         let chat = Chat::with_config(KernelConfig {
             limits: limits.clone(),
@@ -381,7 +386,10 @@ fn server_full_payload_in_the_default_form_of_the_transport() {
         });
         let _first = chat.connect();
         match chat.try_connect(transport) {
-            Err(Refused::ServerFull(payload)) => assert_eq!(&payload[..], want.as_bytes()),
+            Err(Refused::ServerFull(payload)) => {
+                let want: Vec<u8> = want.chars().map(|c| c as u32 as u8).collect();
+                assert_eq!(&payload[..], &want[..]);
+            }
             other => panic!("expected server full, got {:?}", other.map(|c| c.id)),
         }
     }

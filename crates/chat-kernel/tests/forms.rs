@@ -265,7 +265,7 @@ fn the_reply_to_format_comes_in_the_new_form() {
 }
 
 #[test]
-fn a_broadcast_reaches_each_form_and_is_rendered_once_per_form() {
+fn a_broadcast_reaches_each_form_and_is_rendered_once_per_form_and_transport() {
     let chat = Chat::with_config(color_config());
     let color1 = chat.login("c1");
     let color2 = chat.login("c2");
@@ -273,26 +273,36 @@ fn a_broadcast_reaches_each_form_and_is_rendered_once_per_form() {
     let text2 = chat.login("t2");
     let json1 = chat.login("j1");
     let json2 = chat.login("j2");
+    let ws_login = |name: &str| {
+        let c = chat.connect_ws();
+        c.frame(&format!("login {name}"));
+        c
+    };
+    let (ws1, ws2) = (ws_login("w1"), ws_login("w2"));
     for c in [&text1, &text2] {
         c.ask("format text");
     }
     for c in [&json1, &json2] {
         c.ask("format json");
     }
-    let all = [&color1, &color2, &text1, &text2, &json1, &json2];
+    let all = [&color1, &color2, &text1, &text2, &json1, &json2, &ws1, &ws2];
     for c in all {
         c.take();
     }
     text1.send("msgall shared");
-    let raw: Vec<_> = all.iter().map(|c| c.take_raw().remove(0)).collect();
+    let raw: Vec<_> = all.iter().map(|c| c.take_queued().remove(0)).collect();
     for pair in raw.chunks(2) {
         assert_eq!(pair[0], pair[1]);
         assert_eq!(
             pair[0].as_ptr(),
             pair[1].as_ptr(),
-            "one allocation per form"
+            "one allocation per form and transport"
         );
     }
+    // Over WebSocket: the text line, framed once, without its line end.
+    let line = &raw[2][..raw[2].len() - 2];
+    assert_eq!(raw[6][..2], [0x81, line.len() as u8]);
+    assert_eq!(&raw[6][2..], line);
     let color = String::from_utf8(raw[0].to_vec()).unwrap();
     let text = String::from_utf8(raw[2].to_vec()).unwrap();
     assert_eq!(color.replace("\x1b[33m", "").replace(RESET, ""), text);

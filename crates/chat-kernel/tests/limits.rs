@@ -206,7 +206,7 @@ fn server_full_counts_every_connection_and_frees_on_leave() {
     let anon = chat.connect();
     let alice = chat.login("alice");
     match chat.try_connect(Transport::WebSocket) {
-        Err(Refused::ServerFull(p)) => assert_eq!(&p[..], b"[ERROR] - server full\r\n"),
+        Err(Refused::ServerFull(p)) => assert_eq!(&p[..], b"\x81\x15[ERROR] - server full"),
         other => panic!("{:?}", other.map(|c| c.id)),
     }
     assert_eq!(chat.kernel.connections(), 2);

@@ -1,47 +1,15 @@
-//! The two WebSocket frame facts the writer needs without tungstenite: how to encode a server
-//! text frame, and whether bytes tungstenite wrote hold a close frame (RFC 6455 section 5.2).
+//! The WebSocket frame fact the writer needs without tungstenite: whether bytes tungstenite
+//! wrote hold a close frame (RFC 6455 section 5.2), after which no text frame may follow.
 //!
-//! A server frame is never masked, so a text frame is a two-to-ten-byte header and the payload
-//! as it is. The writer encodes a batch's frames straight into the connection's
-//! [`Wire`](crate::Wire), one copy of each payload, instead of handing tungstenite one message
-//! per recipient: that per-frame path (a message, a UTF-8 check, a lock, a copy into
-//! tungstenite's buffer, a copy out of it) was about a fifth of a WebSocket server's CPU when
-//! 100 clients all send.
+//! The text frames themselves come framed from the kernel
+//! ([`chat_kernel::wsframe`]): the writer hands its batch to the connection's
+//! [`Wire`](crate::Wire) as it is, instead of handing tungstenite one message per recipient
+//! (that per-frame path, a message, a UTF-8 check, a lock, a copy into tungstenite's buffer and
+//! a copy out of it, was about a fifth of a WebSocket server's CPU when 100 clients all send).
+//! The tests here check the kernel's frames against tungstenite's own.
 
-/// FIN set, opcode 1 (text).
-const TEXT: u8 = 0x81;
 /// The opcode of a close frame.
 const CLOSE: u8 = 0x8;
-
-/// The size of the text frame that carries `len` bytes: the header (2, 4 or 10 bytes) and the
-/// payload.
-pub(crate) fn text_frame_len(len: usize) -> usize {
-    let header = if len < 126 {
-        2
-    } else if len <= usize::from(u16::MAX) {
-        4
-    } else {
-        10
-    };
-    header + len
-}
-
-/// Appends one unmasked text frame carrying `body` (which the caller guarantees is UTF-8).
-pub(crate) fn encode_text(body: &[u8], out: &mut Vec<u8>) {
-    let len = body.len();
-    out.reserve(text_frame_len(len));
-    out.push(TEXT);
-    if len < 126 {
-        out.push(len as u8);
-    } else if let Ok(short) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&short.to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(body);
-}
 
 /// Whether `frames`, one or more whole frames as tungstenite writes them, holds a close frame.
 /// Bytes that end inside a header or payload end the walk (tungstenite never writes those: a
@@ -79,6 +47,7 @@ pub(crate) fn holds_close(mut frames: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat_kernel::wsframe::{encode_text, text_frame_len};
     use tungstenite::protocol::CloseFrame;
     use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
     use tungstenite::protocol::frame::{Frame, Utf8Bytes};
@@ -123,12 +92,12 @@ mod tests {
     #[test]
     fn truncated_bytes_end_the_walk() {
         assert!(!holds_close(&[]));
-        assert!(!holds_close(&[TEXT]));
-        assert!(!holds_close(&[TEXT, 126, 0]));
-        assert!(!holds_close(&[TEXT, 127, 0, 0]));
+        assert!(!holds_close(&[0x81]));
+        assert!(!holds_close(&[0x81, 126, 0]));
+        assert!(!holds_close(&[0x81, 127, 0, 0]));
         // A length past the bytes: what follows is payload, not a header.
-        assert!(!holds_close(&[TEXT, 5, 0x88, 0]));
+        assert!(!holds_close(&[0x81, 5, 0x88, 0]));
         // A masked frame (a client's) skips its key too.
-        assert!(holds_close(&[TEXT, 0x81, 1, 2, 3, 4, b'x', 0x88, 0]));
+        assert!(holds_close(&[0x81, 0x81, 1, 2, 3, 4, b'x', 0x88, 0]));
     }
 }

@@ -8,10 +8,10 @@
 //! once) over a [`GatherStream`], which collects frames in the connection's [`Wire`] and writes
 //! them in one call when tungstenite flushes, then releases the memory.
 //!
-//! The writer does not hand its text frames to tungstenite at all: it encodes a whole batch
-//! into the same [`Wire`] ([`Wire::push_text_frames`]), then asks tungstenite to flush, which
-//! writes everything in one call (and wakes whichever task waits for the socket, through
-//! tungstenite's own waker handling). tungstenite still writes the control frames (pong, ping,
+//! The writer does not hand its text frames to tungstenite at all: the kernel queued them
+//! framed, and the writer gathers a whole batch into the same [`Wire`] ([`Wire::push_frames`]),
+//! then asks tungstenite to flush, which writes everything in one call (and wakes whichever
+//! task waits for the socket, through tungstenite's own waker handling). tungstenite still writes the control frames (pong, ping,
 //! close). Every write to the wire is whole frames under its lock, so frames never interleave;
 //! once tungstenite has written a close frame the wire refuses data frames, so nothing follows it.
 //!
@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures_util::io::{AsyncRead, AsyncWrite};
 use parking_lot::Mutex;
 
-use crate::frame::{encode_text, holds_close, text_frame_len};
+use crate::frame::holds_close;
 
 /// Above this many pending bytes a write first tries to hand them to the socket, so a client
 /// that stops reading pushes back instead of growing the buffer without bound.
@@ -73,13 +73,19 @@ impl Gather {
         Poll::Ready(Ok(data.len()))
     }
 
-    /// Appends bytes with `fill`, whatever is pending (the caller bounds what it adds).
-    fn extend(&mut self, fill: impl FnOnce(&mut Vec<u8>)) {
+    /// Appends `frames`, whatever is pending (the caller bounds what it adds).
+    fn extend(&mut self, frames: &[Bytes]) {
         if self.written > 0 {
             self.buf.drain(..self.written);
             self.written = 0;
         }
-        fill(&mut self.buf);
+        // One allocation for the batch: the buffer is released after every write, and growing
+        // it frame by frame reallocated (and copied) it several times per batch, about 3% of a
+        // WebSocket server's CPU when 100 clients all send.
+        self.buf.reserve(frames.iter().map(Bytes::len).sum());
+        for frame in frames {
+            self.buf.extend_from_slice(frame);
+        }
     }
 
     /// Hands everything pending to the socket (`write`, called until it is all taken or the
@@ -146,34 +152,17 @@ impl Wire {
         self.shared.lock().gather.poll_drain(write)
     }
 
-    /// Appends one text frame per payload (each without its trailing `\r\n`), to be written at
-    /// the next flush. The kernel renders only UTF-8, so the frames are valid text frames.
-    /// Fails, appending nothing, once tungstenite has written a close frame.
-    pub fn push_text_frames(&self, payloads: &[Bytes]) -> Result<(), WireClosed> {
+    /// Appends a writer's batch of whole text frames (the kernel queued them framed), to be
+    /// written at the next flush. Fails, appending nothing, once tungstenite has written a
+    /// close frame.
+    pub fn push_frames(&self, frames: &[Bytes]) -> Result<(), WireClosed> {
         let mut st = self.shared.lock();
         if st.closed {
             return Err(WireClosed);
         }
-        st.gather.extend(|buf| {
-            // One allocation for the batch: the buffer is released after every write, and
-            // growing it frame by frame reallocated (and copied) it several times per batch,
-            // about 3% of a WebSocket server's CPU when 100 clients all send.
-            let total = payloads
-                .iter()
-                .map(|payload| text_frame_len(text_body(payload).len()))
-                .sum();
-            buf.reserve(total);
-            for payload in payloads {
-                encode_text(text_body(payload), buf);
-            }
-        });
+        st.gather.extend(frames);
         Ok(())
     }
-}
-
-/// A payload as a text frame carries it: without its line end.
-fn text_body(payload: &[u8]) -> &[u8] {
-    payload.strip_suffix(b"\r\n").unwrap_or(payload)
 }
 
 /// A `futures-io` socket whose writes are gathered in its [`Wire`] until flushed (see the
@@ -329,13 +318,13 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_frames_a_batch_and_the_flush_writes_it_in_one_call() {
+    fn the_writer_hands_on_a_batch_and_the_flush_writes_it_in_one_call() {
         let wire = Wire::default();
         let batch = [
-            Bytes::from_static(b"[INFO] - a\r\n"),
-            Bytes::from_static(b"no line end"),
+            Bytes::from_static(b"\x81\x0a[INFO] - a"),
+            Bytes::from_static(b"\x81\x0bno line end"),
         ];
-        wire.push_text_frames(&batch).unwrap();
+        wire.push_frames(&batch).unwrap();
         let mut calls = Vec::new();
         let drained = wire.poll_drain(|bytes: &[u8]| {
             calls.push(bytes.to_vec());
@@ -346,11 +335,13 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_framed_into_one_allocation() {
+    fn a_batch_is_gathered_into_one_allocation() {
         let wire = Wire::default();
-        // 18-byte bodies, 20-byte frames: grown frame by frame, the buffer would end at 320.
-        let batch = vec![Bytes::from(format!("{}\r\n", "x".repeat(18))); 10];
-        wire.push_text_frames(&batch).unwrap();
+        // 20-byte frames: grown frame by frame, the buffer would end at 320.
+        let mut frame = vec![0x81, 18];
+        frame.extend_from_slice(&[b'x'; 18]);
+        let frame = Bytes::from(frame);
+        wire.push_frames(&vec![frame; 10]).unwrap();
         let st = wire.shared.lock();
         assert_eq!(st.gather.pending(), 200);
         assert_eq!(
@@ -361,16 +352,31 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_follows_what_the_socket_has_not_taken_yet() {
+        let wire = Wire::default();
+        let (mut out, mut room) = (Vec::new(), 2);
+        // tungstenite's pong and ping: the socket takes the pong only.
+        let _ = wire.poll_write(b"\x8a\x00", socket(&mut out, &mut room));
+        let _ = wire.poll_write(b"\x89\x00", socket(&mut out, &mut room));
+        assert!(wire.poll_drain(socket(&mut out, &mut room)).is_pending());
+        wire.push_frames(&[Bytes::from_static(b"\x81\x01x")])
+            .unwrap();
+        let mut room = usize::MAX;
+        assert!(wire.poll_drain(socket(&mut out, &mut room)).is_ready());
+        assert_eq!(out, b"\x8a\x00\x89\x00\x81\x01x");
+    }
+
+    #[test]
     fn after_tungstenite_writes_a_close_frame_no_data_frame_follows() {
         let wire = Wire::default();
         let (mut out, mut room) = (Vec::new(), 0);
         // A pong is not a close.
         let _ = wire.poll_write(b"\x8a\x00", socket(&mut out, &mut room));
-        wire.push_text_frames(&[Bytes::from_static(b"x\r\n")])
+        wire.push_frames(&[Bytes::from_static(b"\x81\x01x")])
             .unwrap();
         let _ = wire.poll_write(b"\x88\x02\x03\xe8", socket(&mut out, &mut room));
         assert_eq!(
-            wire.push_text_frames(&[Bytes::from_static(b"late\r\n")]),
+            wire.push_frames(&[Bytes::from_static(b"\x81\x04late")]),
             Err(WireClosed)
         );
         let mut room = usize::MAX;
@@ -385,9 +391,6 @@ mod tests {
         let _ = wire.poll_write(&vec![0x82; GATHER_LIMIT], socket(&mut out, &mut room));
         let refused = wire.poll_write(b"\x88\x00", socket(&mut out, &mut room));
         assert!(refused.is_pending());
-        assert!(
-            wire.push_text_frames(&[]).is_ok(),
-            "the close was not taken"
-        );
+        assert!(wire.push_frames(&[]).is_ok(), "the close was not taken");
     }
 }

@@ -56,8 +56,8 @@
 //! - `gather`: [`Wire`], a connection's pending output, shared by tungstenite and the writer
 //!   and released when a batch is written, so idle connections keep none; [`GatherStream`]
 //!   (futures-io), the socket under tungstenite that writes into it; its core [`Gather`].
-//! - `frame`: the server text frame the writer encodes itself (no per-recipient trip through
-//!   tungstenite), and the check for a close frame among what tungstenite writes.
+//! - `frame`: the check for a close frame among what tungstenite writes (the text frames come
+//!   framed from the kernel, `chat_kernel::wsframe`, and skip tungstenite).
 
 #![warn(missing_docs)]
 

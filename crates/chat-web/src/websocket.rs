@@ -13,8 +13,8 @@
 //!   flushes it;
 //! - the idle rule: a client silent for [`Limits::ws_idle`] is pinged, and dropped when it is
 //!   silent as long again;
-//! - a writer: each batch of the connection's [`Outbox`] is encoded as text frames (a payload
-//!   without its `\r\n`) straight into the connection's [`Wire`], then flushed through
+//! - a writer: each batch of the connection's [`Outbox`], text frames the kernel framed once
+//!   per broadcast, is gathered into the connection's [`Wire`], then flushed through
 //!   tungstenite in one write; woken from idle, it first yields once ([`Runtime::yield_now`]),
 //!   so the write carries what the other ready readers add too; only pings go through
 //!   tungstenite as messages; when the kernel closes the outbox (logout, shutdown) the writer
@@ -110,8 +110,9 @@ where
     let after = match kernel.connect(server, peer, Transport::WebSocket) {
         Ok(connection) => session(kernel, connection, ws, wire, &runtime).await,
         Err(Refused::ServerFull(payload)) => {
-            // Framed like every other line; the close frame's send below flushes it first.
-            let _ = wire.push_text_frames(std::slice::from_ref(&payload));
+            // Framed by the kernel like every other line; the close frame's send below flushes
+            // it first.
+            let _ = wire.push_frames(std::slice::from_ref(&payload));
             After::Close(close_frame(CloseCode::Again, "server full"))
         }
         Err(Refused::ShuttingDown) => {
@@ -323,8 +324,8 @@ where
     }
 }
 
-/// The writer: outbox batches to text frames in the wire (one flush per batch), pings on
-/// request.
+/// The writer: outbox batches (text frames already) into the wire, one flush per batch; pings
+/// on request.
 async fn write<K, R>(
     outbox: &Outbox,
     wire: &Wire,
@@ -381,9 +382,9 @@ where
         if !more {
             break;
         }
-        // Encoded here, once per recipient and batch; tungstenite only flushes the wire (and
+        // Framed by the kernel, handed on as they are; tungstenite only flushes the wire (and
         // wakes this task through its own waker handling when the socket is full).
-        if wire.push_text_frames(&batch).is_err() {
+        if wire.push_frames(&batch).is_err() {
             // tungstenite answered the client's close frame: the reader sees the end.
             return End::Closed;
         }
@@ -456,7 +457,9 @@ mod tests {
             self.sent.push("flush");
             if self.refills > 0 {
                 self.refills -= 1;
-                let _ = self.refill.push(Bytes::from_static(b"[INFO] - more\r\n"));
+                let _ = self
+                    .refill
+                    .push(Bytes::from_static(b"\x81\x0d[INFO] - more"));
             }
             std::task::Poll::Ready(Ok(()))
         }
@@ -472,7 +475,7 @@ mod tests {
     fn a_ping_request_is_not_starved_by_output_that_keeps_coming() {
         let (sender, outbox) = chat_kernel::outbox::outbox(1 << 20);
         sender
-            .push(Bytes::from_static(b"[INFO] - first\r\n"))
+            .push(Bytes::from_static(b"\x81\x0e[INFO] - first"))
             .unwrap();
         let (ping_tx, ping_rx) = async_channel::bounded::<()>(1);
         let mut sink = Busy {

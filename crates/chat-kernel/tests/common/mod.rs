@@ -75,6 +75,7 @@ impl Chat {
         Ok(Client {
             id: conn.id,
             outbox: conn.outbox,
+            transport,
             kernel: self.kernel.clone(),
         })
     }
@@ -121,15 +122,60 @@ impl Chat {
 pub struct Client {
     pub id: chat_kernel::ConnId,
     pub outbox: Outbox,
+    pub transport: Transport,
     kernel: Kernel,
 }
 
-/// A payload as a string, with its `\r\n` line end checked and removed.
-pub fn payload_str(payload: &Bytes) -> String {
+/// Splits the bytes a connection's queue held into the payloads they carry: over TCP, lines,
+/// each with its `\r\n`; over WebSocket, the bodies of unmasked, final text frames. Panics
+/// on bytes that are neither (a payload cut short, a frame a server must not send).
+pub fn split_payloads(mut bytes: &[u8], transport: Transport) -> Vec<Vec<u8>> {
+    let mut payloads = Vec::new();
+    while !bytes.is_empty() {
+        let end = match transport {
+            Transport::Tcp => {
+                let end = bytes
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .unwrap_or_else(|| panic!("bytes without \\r\\n: {bytes:?}"));
+                payloads.push(bytes[..end + 2].to_vec());
+                end + 2
+            }
+            Transport::WebSocket => {
+                assert_eq!(bytes[0], 0x81, "a final text frame: {bytes:?}");
+                let (len, header) = match bytes[1] {
+                    126 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+                    127 => {
+                        let mut be = [0; 8];
+                        be.copy_from_slice(&bytes[2..10]);
+                        (usize::try_from(u64::from_be_bytes(be)).expect("length"), 10)
+                    }
+                    n if n < 126 => (usize::from(n), 2),
+                    masked => panic!("a server frame is not masked: {masked:#x}"),
+                };
+                payloads.push(bytes[header..header + len].to_vec());
+                header + len
+            }
+        };
+        bytes = &bytes[end..];
+    }
+    payloads
+}
+
+/// A payload as a string: a TCP line with its `\r\n` line end checked and removed, a
+/// WebSocket frame's body as it is (checked to have none).
+pub fn payload_str(payload: &[u8], transport: Transport) -> String {
     let s = std::str::from_utf8(payload).expect("payload is UTF-8");
-    s.strip_suffix("\r\n")
-        .unwrap_or_else(|| panic!("payload without \\r\\n: {s:?}"))
-        .to_owned()
+    match transport {
+        Transport::Tcp => s
+            .strip_suffix("\r\n")
+            .unwrap_or_else(|| panic!("payload without \\r\\n: {s:?}"))
+            .to_owned(),
+        Transport::WebSocket => {
+            assert!(!s.ends_with("\r\n"), "a frame carries no line end: {s:?}");
+            s.to_owned()
+        }
+    }
 }
 
 /// Removes ANSI SGR sequences (`ESC [ ... m`).
@@ -185,16 +231,31 @@ impl Client {
         self.kernel.disconnect(self.id, "test disconnect");
     }
 
-    /// Everything queued now, as raw payloads.
-    pub fn take_raw(&self) -> Vec<Bytes> {
+    /// Everything queued now, as the writer takes it: one buffer per push.
+    pub fn take_queued(&self) -> Vec<Bytes> {
         let mut batch = Vec::new();
         self.outbox.try_batch(&mut batch);
         batch
     }
 
+    /// Everything queued now, as raw payloads (see [`split_payloads`]).
+    pub fn take_raw(&self) -> Vec<Vec<u8>> {
+        self.take_queued()
+            .iter()
+            .map(|queued| {
+                let mut payloads = split_payloads(queued, self.transport);
+                assert_eq!(payloads.len(), 1, "one payload per push: {queued:?}");
+                payloads.remove(0)
+            })
+            .collect()
+    }
+
     /// Everything queued now, one string per payload (line end removed).
     pub fn take(&self) -> Vec<String> {
-        self.take_raw().iter().map(payload_str).collect()
+        self.take_raw()
+            .iter()
+            .map(|payload| payload_str(payload, self.transport))
+            .collect()
     }
 
     /// Everything queued now, with chat-line times replaced by `[T]`.
