@@ -125,6 +125,9 @@ impl OutboxSender {
     /// Queues a payload; fails when it would take the pending output (what is queued and the
     /// batch the writer is writing) past the limit. A payload pushed after the outbox closed
     /// is dropped silently.
+    ///
+    /// Inlined into the kernel's delivery loop, its one hot caller (once per recipient).
+    #[inline]
     pub fn push(&self, payload: Bytes) -> Result<(), QueueFull> {
         let mut st = self.shared.state.lock();
         if st.closing.is_some() {
@@ -135,10 +138,12 @@ impl OutboxSender {
         }
         st.bytes += payload.len();
         let was_empty = st.queue.is_empty();
-        let (len, capacity) = (st.queue.len(), st.queue.capacity());
-        let want = usize::from(st.burst).next_power_of_two().max(IDLE_KEEP);
-        if len == capacity && want > capacity {
-            st.queue.reserve_exact(want - len);
+        let len = st.queue.len();
+        if len == st.queue.capacity() {
+            let want = usize::from(st.burst).next_power_of_two().max(IDLE_KEEP);
+            if want > len {
+                st.queue.reserve_exact(want - len);
+            }
         }
         st.queue.push(payload);
         drop(st);
