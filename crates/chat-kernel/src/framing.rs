@@ -67,28 +67,67 @@ impl LineDecoder {
     }
 
     /// Feeds bytes read from the socket; calls `on_input` for every complete line or error.
-    pub fn feed(&mut self, data: &[u8], mut on_input: impl FnMut(Input<'_>)) {
-        for &byte in data {
-            if !self.telnet_data(byte) {
+    ///
+    /// Plain text is taken a run at a time (up to the next `\n` or telnet `IAC`, found with
+    /// `memchr`), and a line that arrives whole in one read goes to `on_input` straight from
+    /// `data`, not through the decoder's buffer; only telnet sequences go byte by byte.
+    pub fn feed(&mut self, mut data: &[u8], mut on_input: impl FnMut(Input<'_>)) {
+        while let Some(&first) = data.first() {
+            if self.telnet != Telnet::Data || first == IAC {
+                // Part of a telnet sequence: never chat data.
+                let _ = self.telnet_data(first);
+                data = &data[1..];
                 continue;
             }
-            if byte == b'\n' {
-                self.end_line(&mut on_input);
-            } else if self.discarding {
-                // Rest of an over-long line: dropped up to the next `\n`.
-            } else if self.buf.len() > self.max_line {
-                // `max_line` bytes plus a possible `\r` are kept; one more is too many.
-                self.buf.clear();
-                self.discarding = true;
-                on_input(Input::TooLong);
+            let end = memchr::memchr2(b'\n', IAC, data).unwrap_or(data.len());
+            let run = &data[..end];
+            if data.get(end) == Some(&b'\n') {
+                self.complete(run, &mut on_input);
+                data = &data[end + 1..];
             } else {
-                self.buf.push(byte);
+                self.take_run(run, &mut on_input);
+                data = &data[end..];
             }
         }
         if self.buf.capacity() > 4 * 1024 && self.buf.is_empty() {
             // Do not keep a large buffer for an idle connection after one long line.
             self.buf = Vec::new();
         }
+    }
+
+    /// Adds plain bytes to the pending line. `max_line` bytes and a possible `\r` are kept;
+    /// a line that grows past that is reported once and dropped up to its `\n`.
+    fn take_run(&mut self, run: &[u8], on_input: &mut impl FnMut(Input<'_>)) {
+        if self.discarding || run.is_empty() {
+            return;
+        }
+        if self.buf.len() + run.len() > self.max_line.saturating_add(1) {
+            self.buf.clear();
+            self.discarding = true;
+            on_input(Input::TooLong);
+        } else {
+            self.buf.extend_from_slice(run);
+        }
+    }
+
+    /// Ends the pending line with `run`, the plain bytes before its `\n`.
+    fn complete(&mut self, run: &[u8], on_input: &mut impl FnMut(Input<'_>)) {
+        if self.buf.is_empty() && !self.discarding {
+            // The whole line is in this read: no copy.
+            if run.len() > self.max_line.saturating_add(1) {
+                on_input(Input::TooLong);
+            } else {
+                emit(run, self.max_line, on_input);
+            }
+            return;
+        }
+        self.take_run(run, on_input);
+        if self.discarding {
+            self.discarding = false;
+        } else {
+            emit(&self.buf, self.max_line, on_input);
+        }
+        self.buf.clear();
     }
 
     /// Runs the telnet state machine; returns whether `byte` is chat data.
@@ -107,25 +146,19 @@ impl LineDecoder {
         }
         false
     }
+}
 
-    fn end_line(&mut self, on_input: &mut impl FnMut(Input<'_>)) {
-        if self.discarding {
-            self.discarding = false;
-            self.buf.clear();
-            return;
+/// Hands a complete line (its `\n` removed) to `on_input`: without a final `\r`, checked
+/// against the limit and for UTF-8.
+fn emit(line: &[u8], max_line: usize, on_input: &mut impl FnMut(Input<'_>)) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > max_line {
+        on_input(Input::TooLong);
+    } else {
+        match std::str::from_utf8(line) {
+            Ok(line) => on_input(Input::Line(line)),
+            Err(_) => on_input(Input::InvalidUtf8),
         }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        if self.buf.len() > self.max_line {
-            on_input(Input::TooLong);
-        } else {
-            match std::str::from_utf8(&self.buf) {
-                Ok(line) => on_input(Input::Line(line)),
-                Err(_) => on_input(Input::InvalidUtf8),
-            }
-        }
-        self.buf.clear();
     }
 }
 
@@ -149,7 +182,13 @@ pub fn is_stripped_control(c: char) -> bool {
 
 /// Removes control characters, then trims spaces. An empty result means "ignore this line".
 pub fn clean_line(line: &str) -> Cow<'_, str> {
-    if line.chars().any(is_stripped_control) {
+    // ASCII text (most chat) is checked byte by byte; C1 controls are never ASCII.
+    let stripped = if line.is_ascii() {
+        line.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    } else {
+        line.chars().any(is_stripped_control)
+    };
+    if stripped {
         let cleaned: String = line.chars().filter(|&c| !is_stripped_control(c)).collect();
         Cow::Owned(cleaned.trim().to_owned())
     } else {
@@ -173,6 +212,94 @@ mod tests {
             });
         }
         out
+    }
+
+    /// The decoder as it was first written, one byte at a time through one state machine: the
+    /// model the run-at-a-time decoder must match.
+    struct ByteAtATime {
+        max_line: usize,
+        buf: Vec<u8>,
+        telnet: Telnet,
+        discarding: bool,
+    }
+
+    impl ByteAtATime {
+        fn feed(&mut self, data: &[u8], out: &mut Vec<String>) {
+            for &byte in data {
+                let mut state = LineDecoder {
+                    max_line: self.max_line,
+                    buf: Vec::new(),
+                    telnet: self.telnet,
+                    discarding: false,
+                };
+                let is_data = state.telnet_data(byte);
+                self.telnet = state.telnet;
+                if !is_data {
+                    continue;
+                }
+                if byte == b'\n' {
+                    if self.discarding {
+                        self.discarding = false;
+                    } else {
+                        emit(&self.buf, self.max_line, &mut |i| out.push(show(i)));
+                    }
+                    self.buf.clear();
+                } else if self.discarding {
+                } else if self.buf.len() > self.max_line {
+                    self.buf.clear();
+                    self.discarding = true;
+                    out.push(show(Input::TooLong));
+                } else {
+                    self.buf.push(byte);
+                }
+            }
+        }
+    }
+
+    fn show(input: Input<'_>) -> String {
+        match input {
+            Input::Line(l) => format!("line:{l}"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn runs_at_a_time_decode_as_bytes_at_a_time_do() {
+        // Bytes that matter to the decoder: text, line ends, telnet commands, UTF-8 pieces.
+        const ALPHABET: &[u8] = &[
+            b'a', b'b', b' ', b'\r', b'\n', b'\n', IAC, SB, SE, WILL, DONT, 1, 0xc3, 0xa9, 0x80,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: usize| {
+            // xorshift64: deterministic, so a failure reproduces.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for case in 0..20_000 {
+            let max_line = next(8);
+            let len = next(40);
+            let data: Vec<u8> = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
+            let mut model = ByteAtATime {
+                max_line,
+                buf: Vec::new(),
+                telnet: Telnet::Data,
+                discarding: false,
+            };
+            let mut want = Vec::new();
+            model.feed(&data, &mut want);
+            // The same bytes, cut into reads at random places.
+            let mut decoder = LineDecoder::new(max_line);
+            let mut got = Vec::new();
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let (read, after) = rest.split_at(1 + next(rest.len()));
+                decoder.feed(read, |i| got.push(show(i)));
+                rest = after;
+            }
+            assert_eq!(got, want, "case {case}: max_line {max_line}, {data:?}");
+        }
     }
 
     #[test]
@@ -243,6 +370,16 @@ mod tests {
         let mut out = Vec::new();
         split_frame(&"x".repeat(20), 10, |i| out.push(i == Input::TooLong));
         assert_eq!(out, [true]);
+    }
+
+    #[test]
+    fn ascii_and_other_text_are_cleaned_alike() {
+        assert_eq!(clean_line("a\x7fb\x1bc\td "), "abc\td");
+        assert_eq!(clean_line("é\x7fb\u{85}c\u{9f} "), "ébc");
+        assert!(matches!(
+            clean_line(" plain ascii "),
+            Cow::Borrowed("plain ascii")
+        ));
     }
 
     #[test]
