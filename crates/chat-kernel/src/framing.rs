@@ -75,7 +75,7 @@ impl LineDecoder {
         while let Some(&first) = data.first() {
             if self.telnet != Telnet::Data || first == IAC {
                 // Part of a telnet sequence: never chat data.
-                let _ = self.telnet_data(first);
+                self.telnet = self.telnet.step(first).0;
                 data = &data[1..];
                 continue;
             }
@@ -95,13 +95,18 @@ impl LineDecoder {
         }
     }
 
-    /// Adds plain bytes to the pending line. `max_line` bytes and a possible `\r` are kept;
-    /// a line that grows past that is reported once and dropped up to its `\n`.
+    /// The most bytes a pending line may hold: `max_line`, and a `\r` that may end it.
+    fn most_kept(&self) -> usize {
+        self.max_line.saturating_add(1)
+    }
+
+    /// Adds plain bytes to the pending line. A line that grows past [`Self::most_kept`] is
+    /// reported once and dropped up to its `\n`.
     fn take_run(&mut self, run: &[u8], on_input: &mut impl FnMut(Input<'_>)) {
         if self.discarding || run.is_empty() {
             return;
         }
-        if self.buf.len() + run.len() > self.max_line.saturating_add(1) {
+        if self.buf.len() + run.len() > self.most_kept() {
             self.buf.clear();
             self.discarding = true;
             on_input(Input::TooLong);
@@ -114,7 +119,7 @@ impl LineDecoder {
     fn complete(&mut self, run: &[u8], on_input: &mut impl FnMut(Input<'_>)) {
         if self.buf.is_empty() && !self.discarding {
             // The whole line is in this read: no copy.
-            if run.len() > self.max_line.saturating_add(1) {
+            if run.len() > self.most_kept() {
                 on_input(Input::TooLong);
             } else {
                 emit(run, self.max_line, on_input);
@@ -129,22 +134,24 @@ impl LineDecoder {
         }
         self.buf.clear();
     }
+}
 
-    /// Runs the telnet state machine; returns whether `byte` is chat data.
-    fn telnet_data(&mut self, byte: u8) -> bool {
-        match (self.telnet, byte) {
-            (Telnet::Data, IAC) => self.telnet = Telnet::Iac,
-            (Telnet::Data, _) => return true,
-            (Telnet::Iac, SB) => self.telnet = Telnet::Sub,
-            (Telnet::Iac, WILL..=DONT) => self.telnet = Telnet::Option,
+impl Telnet {
+    /// The state after `byte`, and whether `byte` is chat data.
+    fn step(self, byte: u8) -> (Telnet, bool) {
+        let next = match (self, byte) {
+            (Telnet::Data, IAC) => Telnet::Iac,
+            (Telnet::Data, _) => return (Telnet::Data, true),
+            (Telnet::Iac, SB) => Telnet::Sub,
+            (Telnet::Iac, WILL..=DONT) => Telnet::Option,
             // `IAC IAC` is a literal 0xFF, never valid UTF-8 text: dropped with the rest.
-            (Telnet::Iac, _) | (Telnet::Option, _) => self.telnet = Telnet::Data,
-            (Telnet::Sub, IAC) => self.telnet = Telnet::SubIac,
-            (Telnet::Sub, _) => {}
-            (Telnet::SubIac, SE) => self.telnet = Telnet::Data,
-            (Telnet::SubIac, _) => self.telnet = Telnet::Sub,
-        }
-        false
+            (Telnet::Iac, _) | (Telnet::Option, _) => Telnet::Data,
+            (Telnet::Sub, IAC) => Telnet::SubIac,
+            (Telnet::Sub, _) => Telnet::Sub,
+            (Telnet::SubIac, SE) => Telnet::Data,
+            (Telnet::SubIac, _) => Telnet::Sub,
+        };
+        (next, false)
     }
 }
 
@@ -226,14 +233,8 @@ mod tests {
     impl ByteAtATime {
         fn feed(&mut self, data: &[u8], out: &mut Vec<String>) {
             for &byte in data {
-                let mut state = LineDecoder {
-                    max_line: self.max_line,
-                    buf: Vec::new(),
-                    telnet: self.telnet,
-                    discarding: false,
-                };
-                let is_data = state.telnet_data(byte);
-                self.telnet = state.telnet;
+                let (next, is_data) = self.telnet.step(byte);
+                self.telnet = next;
                 if !is_data {
                     continue;
                 }

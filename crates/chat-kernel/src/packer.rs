@@ -112,11 +112,16 @@ pub fn render(reply: &Reply, form: Format) -> Bytes {
     Bytes::from(out)
 }
 
+/// Appends `[name]`.
+fn push_bracketed(out: &mut String, name: &str) {
+    out.push('[');
+    out.push_str(name);
+    out.push(']');
+}
+
 fn bracket_name(out: &mut String, color: bool, name: &str) {
     let mut s = String::with_capacity(name.len() + 2);
-    s.push('[');
-    s.push_str(name);
-    s.push(']');
+    push_bracketed(&mut s, name);
     paint(out, color, Paint::Yellow, &s);
 }
 
@@ -136,22 +141,13 @@ fn chat_prefix(line: &ChatLine) -> String {
     out.push('[');
     push_clock(&mut out, &line.time);
     out.push(']');
-    let mut bracket = |name: &str| {
-        out.push('[');
-        out.push_str(name);
-        out.push(']');
+    let names: &[&str] = match &line.to {
+        Destination::All => &[&line.from],
+        Destination::User(to) => &[&line.from, "->", to],
+        Destination::Room(room) => &[room, &line.from],
     };
-    match &line.to {
-        Destination::All => bracket(&line.from),
-        Destination::User(to) => {
-            bracket(&line.from);
-            bracket("->");
-            bracket(to);
-        }
-        Destination::Room(room) => {
-            bracket(room);
-            bracket(&line.from);
-        }
+    for name in names {
+        push_bracketed(&mut out, name);
     }
     out
 }

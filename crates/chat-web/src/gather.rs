@@ -11,9 +11,10 @@
 //! The writer does not hand its text frames to tungstenite at all: the kernel queued them
 //! framed, and the writer gathers a whole batch into the same [`Wire`] ([`Wire::push_frames`]),
 //! then asks tungstenite to flush, which writes everything in one call (and wakes whichever
-//! task waits for the socket, through tungstenite's own waker handling). tungstenite still writes the control frames (pong, ping,
-//! close). Every write to the wire is whole frames under its lock, so frames never interleave;
-//! once tungstenite has written a close frame the wire refuses data frames, so nothing follows it.
+//! task waits for the socket, through tungstenite's own waker handling). tungstenite still
+//! writes the control frames (pong, ping, close). Every write to the wire is whole frames under
+//! its lock, so frames never interleave; once tungstenite has written a close frame the wire
+//! refuses data frames, so nothing follows it.
 //!
 //! [`Gather`] is the runtime-free buffer; [`GatherStream`] wraps a `futures-io` socket
 //! (async-std, smol); the tokio front-end wraps its socket the same way with tokio's traits.
