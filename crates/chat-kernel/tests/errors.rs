@@ -366,30 +366,28 @@ fn server_full_payload_in_the_default_form_of_the_transport() {
         flood: None,
         ..Limits::default()
     };
-    for (no_color, transport, want) in [
-        (true, Transport::Tcp, "[ERROR] - server full\r\n"),
+    let cases: [(bool, Transport, &[u8]); 3] = [
+        (true, Transport::Tcp, b"[ERROR] - server full\r\n"),
         (
             false,
             Transport::Tcp,
-            "\x1b[31m[ERROR]\x1b[0m - server full\r\n",
+            b"\x1b[31m[ERROR]\x1b[0m - server full\r\n",
         ),
         // Framed: one text frame, without the line end.
         (
             false,
             Transport::WebSocket,
-            "\u{81}\u{15}[ERROR] - server full",
+            b"\x81\x15[ERROR] - server full",
         ),
-    ] {
+    ];
+    for (no_color, transport, want) in cases {
         let chat = Chat::with_config(KernelConfig {
             limits: limits.clone(),
             no_color,
         });
         let _first = chat.connect();
         match chat.try_connect(transport) {
-            Err(Refused::ServerFull(payload)) => {
-                let want: Vec<u8> = want.chars().map(|c| c as u32 as u8).collect();
-                assert_eq!(&payload[..], &want[..]);
-            }
+            Err(Refused::ServerFull(payload)) => assert_eq!(&payload[..], want),
             other => panic!("expected server full, got {:?}", other.map(|c| c.id)),
         }
     }
