@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use rustc_hash::FxHashMap;
 
 use crate::Format;
 use crate::console::{Console, ConsoleEvent};
@@ -21,7 +20,7 @@ use crate::limits::Limits;
 use crate::names::{room_key, user_key};
 use crate::packer::Rendered;
 use crate::parser::{Command, Target, parse};
-use crate::registry::{Conn, ConnId, Pending, Registry, Room};
+use crate::registry::{ConnId, ConnTable, Pending, Recipient, Registry, Room};
 use crate::reply::{ChatLine, Destination, ErrorKind, Reply};
 use crate::store::{Account, HistoryRecord, Loaded, StoreError};
 
@@ -80,23 +79,24 @@ pub(crate) struct State {
     pub console: Console,
 }
 
-/// Sends `reply` to every connection in `ids`, rendering it at most once per output form.
-/// Connections whose queue is full are noted in `dropped`, never waited on.
-fn deliver<'a>(
-    conns: &FxHashMap<ConnId, Box<Conn>>,
-    ids: impl IntoIterator<Item = &'a ConnId>,
+/// Sends `reply` to every open connection in `to` (ids, or members of the login order or a
+/// room), rendering it at most once per output form and transport. Connections whose queue is
+/// full are noted in `dropped`, never waited on.
+fn deliver<'a, R: Recipient + 'a>(
+    conns: &ConnTable,
+    to: impl IntoIterator<Item = &'a R>,
     reply: &Reply,
     dropped: &mut Vec<ConnId>,
 ) {
     let mut rendered = Rendered::new(reply);
-    for id in ids {
-        if let Some(conn) = conns.get(id)
+    for recipient in to {
+        if let Some(conn) = recipient.find(conns)
             && conn
                 .out
                 .push(rendered.get(conn.form, conn.transport))
                 .is_err()
         {
-            dropped.push(*id);
+            dropped.push(conn.id);
         }
     }
 }
@@ -464,7 +464,7 @@ impl State {
         let user: Arc<str> = Arc::from(name);
         conn.user = Some(user.clone());
         self.reg.users.insert(user_key(name), id);
-        self.reg.login_order.push(id);
+        self.reg.login_order.extend(self.reg.conns.member(id));
         deliver(
             &self.reg.conns,
             &self.reg.login_order,
@@ -516,7 +516,7 @@ impl State {
     fn msg_room(&mut self, id: ConnId, from: Arc<str>, room: &str, text: &str) {
         let key = room_key(room);
         let room_name = match self.reg.rooms.get(&key) {
-            Some(r) if r.members.contains(&id) => r.name.clone(),
+            Some(r) if r.members.iter().any(|m| m.id == id) => r.name.clone(),
             Some(r) => return self.send_error(id, ErrorKind::NotInRoom(r.name.to_string())),
             None => return self.send_error(id, ErrorKind::NotInRoom(room.to_owned())),
         };
@@ -558,15 +558,18 @@ impl State {
 
     fn join(&mut self, id: ConnId, user: Arc<str>, room: &str) {
         let key = room_key(room);
+        let Some(member) = self.reg.conns.member(id) else {
+            return;
+        };
         let entry = self.reg.rooms.entry(key.clone()).or_insert_with(|| Room {
             name: Arc::from(room),
             members: Vec::new(),
         });
-        if entry.members.contains(&id) {
+        if entry.members.contains(&member) {
             let text = format!("already in {}", entry.name);
             return self.send(id, Reply::Info(text));
         }
-        entry.members.push(id);
+        entry.members.push(member);
         let reply = Reply::Join {
             user,
             room: entry.name.clone(),
@@ -600,7 +603,7 @@ impl State {
         let Some(r) = self.reg.rooms.get(&key) else {
             return self.send_error(id, ErrorKind::NotFound(room.to_owned()));
         };
-        if !r.members.contains(&id) {
+        if !r.members.iter().any(|m| m.id == id) {
             return self.send_error(id, ErrorKind::NotInRoom(r.name.to_string()));
         }
         let reply = Reply::Left {
@@ -619,7 +622,7 @@ impl State {
         let Some(r) = self.reg.rooms.get_mut(key) else {
             return;
         };
-        r.members.retain(|m| *m != id);
+        r.members.retain(|m| m.id != id);
         if r.members.is_empty() && !self.history.has(&Some(key.to_owned())) {
             self.reg.rooms.remove(key);
         }
@@ -655,7 +658,7 @@ impl State {
             .reg
             .login_order
             .iter()
-            .filter_map(|id| self.reg.conns.get(id)?.user.clone())
+            .filter_map(|m| self.reg.conns.at(m)?.user.clone())
             .collect();
         self.send(id, Reply::Userlist(users));
     }
@@ -689,7 +692,7 @@ impl State {
     /// see only the logout line).
     fn remove_user(&mut self, id: ConnId, user: &str) {
         self.reg.users.remove(&user_key(user));
-        self.reg.login_order.retain(|c| *c != id);
+        self.reg.login_order.retain(|m| m.id != id);
         let rooms = self
             .reg
             .conns

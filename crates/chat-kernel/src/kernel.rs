@@ -157,23 +157,21 @@ impl Kernel {
             let (tx, rx) = outbox(limits.send_queue);
             let id = st.next_id;
             st.next_id += 1;
-            st.reg.conns.insert(
+            st.reg.conns.insert(Conn {
                 id,
-                Box::new(Conn {
-                    server: server.clone(),
-                    peer,
-                    form,
-                    transport,
-                    out: tx,
-                    user: None,
-                    rooms: Vec::new(),
-                    flood: limits
-                        .flood
-                        .map(|f| Bucket::new(f, std::time::Instant::now())),
-                    busy: false,
-                    backlog: Default::default(),
-                }),
-            );
+                server: server.clone(),
+                peer,
+                form,
+                transport,
+                out: tx,
+                user: None,
+                rooms: Vec::new(),
+                flood: limits
+                    .flood
+                    .map(|f| Bucket::new(f, std::time::Instant::now())),
+                busy: false,
+                backlog: Default::default(),
+            });
             st.send(
                 id,
                 Reply::Server(format!("Welcome to {server}! Type help for commands.")),

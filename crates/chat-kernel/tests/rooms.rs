@@ -249,3 +249,36 @@ fn history_of_a_room_needs_no_membership() {
     assert_eq!(bob.ask("history #quiet"), ["[INFO] - end of history"]);
     assert_eq!(bob.ask("history #none"), ["[ERROR] - [#none] not found!"]);
 }
+
+#[test]
+fn a_newcomer_in_a_gone_members_place_hears_only_what_it_joined() {
+    // The registry reuses a closed connection's record slot; broadcasts reach members through
+    // their slots, so the room and the login order must not still hold the one who left.
+    let chat = Chat::new();
+    let alice = chat.login("alice");
+    let bob = chat.login("bob");
+    bob.ask("join #Rust");
+    alice.take();
+    bob.disconnect();
+    alice.take();
+    let carol = chat.connect(); // takes bob's slot, not logged in, in no room
+    carol.take();
+    alice.ask("join #Rust");
+    alice.send("msg #Rust only alice");
+    alice.send("msgall everyone");
+    assert!(
+        carol.take().is_empty(),
+        "carol is not logged in and in no room"
+    );
+    alice.take();
+    assert_eq!(alice.ask("rooms"), ["[INFO] - [#Rust (1)]"]);
+    // Logged in, carol hears the broadcast and, once joined, the room.
+    carol.send("login carol");
+    carol.take();
+    alice.send("msgall hi carol");
+    assert_eq!(carol.take_norm(), ["[T][alice]: hi carol"]);
+    carol.ask("join #Rust");
+    alice.take();
+    alice.send("msg #Rust hi room");
+    assert_eq!(carol.take_norm(), ["[T][#Rust][alice]: hi room"]);
+}
