@@ -11,7 +11,8 @@
 //!
 //! - [`framing`]: bytes to lines (TCP) and frames to lines (WebSocket); control characters.
 //! - [`parser`]: a line to a [`Command`], syntax errors in protocol order; [`names`]: name rules.
-//! - `registry`: connections, users and rooms; `history`: recent lines kept in memory.
+//! - `registry`: connections (a slot table the rooms and the login order point into), users and
+//!   rooms; `history`: recent lines kept in memory.
 //! - `dispatch`: what each command does and who hears it (the chat's rules).
 //! - [`kernel`]: the [`Kernel`] handle front-ends call; [`endpoint`]: a server to start.
 //! - [`reply`]: what the server says; [`packer`]: a reply to bytes in one [`Format`] for one
