@@ -516,7 +516,7 @@ impl State {
     fn msg_room(&mut self, id: ConnId, from: Arc<str>, room: &str, text: &str) {
         let key = room_key(room);
         let room_name = match self.reg.rooms.get(&key) {
-            Some(r) if r.members.iter().any(|m| m.id == id) => r.name.clone(),
+            Some(r) if r.has(id) => r.name.clone(),
             Some(r) => return self.send_error(id, ErrorKind::NotInRoom(r.name.to_string())),
             None => return self.send_error(id, ErrorKind::NotInRoom(room.to_owned())),
         };
@@ -565,7 +565,7 @@ impl State {
             name: Arc::from(room),
             members: Vec::new(),
         });
-        if entry.members.contains(&member) {
+        if entry.has(id) {
             let text = format!("already in {}", entry.name);
             return self.send(id, Reply::Info(text));
         }
@@ -603,7 +603,7 @@ impl State {
         let Some(r) = self.reg.rooms.get(&key) else {
             return self.send_error(id, ErrorKind::NotFound(room.to_owned()));
         };
-        if !r.members.iter().any(|m| m.id == id) {
+        if !r.has(id) {
             return self.send_error(id, ErrorKind::NotInRoom(r.name.to_string()));
         }
         let reply = Reply::Left {
