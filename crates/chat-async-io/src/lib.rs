@@ -8,9 +8,12 @@
 //! # Layout
 //!
 //! - `tcp`: one TCP connection: socket bytes to kernel input, the outbox to socket bytes
-//!   ([`spawn_connection`], on the executor a front-end lends through [`Spawn`]).
+//!   ([`spawn_connection`], on the executor a front-end lends through [`Spawn`]); and the wait
+//!   of a writer woken from idle for the reactor's next turn, which the WebSocket writer
+//!   shares.
 //! - `ws`: one connection on a WebSocket port: the request head, then the page or the
-//!   WebSocket session ([`serve_websocket_connection`]).
+//!   WebSocket session ([`serve_websocket_connection`]), whose writer waits for the reactor's
+//!   turn as the TCP writer does.
 
 #![warn(missing_docs)]
 

@@ -218,24 +218,7 @@ fn write_loop<'a>(
                     // poll form: `next_batch`'s future would add its own copy of both references.)
                     let more = poll_fn(|cx| outbox.poll_batch(cx, &mut batch)).await;
                     if more {
-                        // Woken by the first message: wait for the reactor's next turn (a wait
-                        // for writability ends there), so the readers whose input it brings run
-                        // first and this write carries what they add too (fan-out: one write per
-                        // several deliveries instead of one each). A yield is not enough here:
-                        // the executor runs every queued task before the reactor turns, so the
-                        // input still waiting in it would be read only after this write. More
-                        // output before that turn ends the wait too: a reader streaming commands
-                        // runs many times before the reactor turns, and its echoes must not
-                        // pile up meanwhile (they would pass the queue's limit).
-                        poll_fn(|cx| {
-                            if outbox.poll_aborted(cx).is_ready()
-                                || outbox.poll_batch(cx, &mut batch).is_ready()
-                            {
-                                return Poll::Ready(());
-                            }
-                            socket.poll_writable(cx).map(|_| ())
-                        })
-                        .await;
+                        reactor_turn(outbox, &mut batch, socket).await;
                     }
                     more
                 }
@@ -259,6 +242,30 @@ fn write_loop<'a>(
         let _ = socket.get_ref().shutdown(Shutdown::Write);
         Ok(())
     }
+}
+
+/// What a writer woken from idle by the first payload waits for before it writes (TCP, and
+/// WebSocket through [`crate::ws`]): the reactor's next turn (a wait for writability ends
+/// there), so the readers whose input that turn brings run first and the write carries what
+/// they add too (fan-out: one write per several deliveries instead of one each). A yield is
+/// not enough on async-io: the executor runs every queued task before the reactor turns, so
+/// the input still waiting in it would be read only after this write. More output before that
+/// turn ends the wait too, taken into `batch`: a reader streaming commands runs many times
+/// before the reactor turns, and its echoes must not pile up meanwhile (they would pass the
+/// queue's limit). So does an abort.
+///
+/// A function returning the poll, not an `async fn`: the wait keeps its three references once.
+pub(crate) fn reactor_turn<'a>(
+    outbox: &'a Outbox,
+    batch: &'a mut Vec<Bytes>,
+    socket: &'a Async<TcpStream>,
+) -> impl Future<Output = ()> + 'a {
+    poll_fn(move |cx| {
+        if outbox.poll_aborted(cx).is_ready() || outbox.poll_batch(cx, batch).is_ready() {
+            return Poll::Ready(());
+        }
+        socket.poll_writable(cx).map(|_| ())
+    })
 }
 
 /// Writes what a full socket did not take, as it becomes writable, unless the kernel drops
@@ -290,9 +297,66 @@ fn write_rest<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use chat_kernel::outbox::outbox;
     use chat_kernel::{Console, KernelConfig, StoreSpec};
+    use futures_lite::future::poll_once;
+
+    /// A connected socket whose send buffer is full (and the peer, which must stay open).
+    pub(crate) fn full_socket() -> (Async<TcpStream>, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        let socket = Async::new(server).expect("async socket");
+        let chunk = [0u8; 64 * 1024];
+        while socket.get_ref().write(&chunk).is_ok() {}
+        (socket, client)
+    }
+
+    /// A connected, writable socket (and the peer).
+    fn writable_socket() -> (Async<TcpStream>, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        (Async::new(server).expect("async socket"), client)
+    }
+
+    #[test]
+    fn a_woken_writer_waits_for_the_reactors_turn_more_output_or_an_abort() {
+        async_io::block_on(async {
+            let (socket, _peer) = full_socket();
+            let (tx, rx) = outbox(1 << 20);
+            tx.push(Bytes::from_static(b"first")).expect("queued");
+            let mut batch = Vec::new();
+            assert_eq!(rx.try_batch(&mut batch), Some(true));
+            {
+                let mut turn = pin!(reactor_turn(&rx, &mut batch, &socket));
+                // The socket is full and nothing more came: the writer keeps waiting.
+                assert!(poll_once(turn.as_mut()).await.is_none());
+                assert!(poll_once(turn.as_mut()).await.is_none());
+                // More output ends the wait, and is taken into the batch.
+                tx.push(Bytes::from_static(b"second")).expect("queued");
+                turn.await;
+            }
+            assert_eq!(batch, [&b"first"[..], &b"second"[..]]);
+            {
+                let mut turn = pin!(reactor_turn(&rx, &mut batch, &socket));
+                assert!(poll_once(turn.as_mut()).await.is_none());
+                // So does an abort (a slow client dropped meanwhile).
+                tx.abort();
+                turn.await;
+            }
+            // And on a writable socket the wait ends at the reactor's turn, with nothing more.
+            let (socket, _peer) = writable_socket();
+            let (tx, rx) = outbox(1 << 20);
+            tx.push(Bytes::from_static(b"only")).expect("queued");
+            let mut batch = Vec::new();
+            assert_eq!(rx.try_batch(&mut batch), Some(true));
+            reactor_turn(&rx, &mut batch, &socket).await;
+            assert_eq!(batch, [&b"only"[..]]);
+        });
+    }
 
     /// The largest connection future that keeps each task in the allocator's (jemalloc's)
     /// 448-byte block on smol and its 512-byte block on async-std. Both spawn on

@@ -20,12 +20,15 @@ use std::time::Duration;
 use async_io::{Async, Timer};
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::Role;
-use chat_kernel::Kernel;
+use bytes::Bytes;
 use chat_kernel::shutdown::Shutdown as ShutdownSignal;
+use chat_kernel::{Kernel, Outbox};
 use chat_web::{
     Action, GatherStream, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response, Runtime, Wire,
 };
 use futures_lite::future;
+
+use crate::tcp::reactor_turn;
 use futures_lite::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 /// Bytes read from the socket at a time while the head is incomplete. The buffer is on the
@@ -57,12 +60,13 @@ where
 {
     // Boxed, and made here, so the task holds a pointer to the socket and the page rather than
     // the socket itself (an `async` block keeps what it captured for its whole life).
-    let handshake = Box::pin(handshake(kernel.clone(), Socket(socket), page));
+    let handshake = Box::pin(handshake(kernel.clone(), Socket(socket.clone()), page));
     async move {
         let _held = &guard; // moved in, dropped at the end
         let Some((mut ws, wire)) = handshake.await else {
             return;
         };
+        let runtime = OnReactor { runtime, socket };
         let completed =
             chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, runtime).await;
         // What tungstenite wrote last (its close frame) may still be gathered: send it, within
@@ -74,6 +78,34 @@ where
             return;
         }
         linger(socket.into_inner()).await;
+    }
+}
+
+/// A front-end's runtime with the connection's socket, so the session's writer, woken from
+/// idle, waits for the reactor's next turn as the TCP writer does ([`reactor_turn`]), not for
+/// a yield: on async-io a yield runs before the reactor turns, and then async-io's helper
+/// thread takes the reactor while this thread runs tasks, so each readiness becomes a wake-up
+/// from another thread.
+struct OnReactor<R> {
+    runtime: R,
+    socket: Arc<Async<TcpStream>>,
+}
+
+impl<R: Runtime + Sync> Runtime for OnReactor<R> {
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.runtime.sleep(duration)
+    }
+
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        self.runtime.yield_now()
+    }
+
+    fn writer_turn<'a>(
+        &'a self,
+        outbox: &'a Outbox,
+        batch: &'a mut Vec<Bytes>,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        reactor_turn(outbox, batch, &self.socket)
     }
 }
 
@@ -198,4 +230,52 @@ async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> Opti
         None
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::tests::full_socket;
+    use chat_kernel::outbox::outbox;
+    use futures_lite::future::poll_once;
+    use std::pin::pin;
+
+    /// A runtime whose yield is one pass of the executor, as smol's and async-std's are.
+    struct Yielding;
+
+    impl Runtime for Yielding {
+        async fn sleep(&self, duration: Duration) {
+            Timer::after(duration).await;
+        }
+
+        async fn yield_now(&self) {
+            future::yield_now().await;
+        }
+    }
+
+    #[test]
+    fn the_session_writer_waits_for_the_reactor_not_a_yield() {
+        async_io::block_on(async {
+            let (socket, _peer) = full_socket();
+            let runtime = OnReactor {
+                runtime: Yielding,
+                socket: Arc::new(socket),
+            };
+            let (tx, rx) = outbox(1 << 20);
+            tx.push(Bytes::from_static(b"first")).expect("queued");
+            let mut batch = Vec::new();
+            assert_eq!(rx.try_batch(&mut batch), Some(true));
+            {
+                let mut turn = pin!(runtime.writer_turn(&rx, &mut batch));
+                // A yield would be over after one pass; the reactor's turn is not, on a full
+                // socket with nothing more queued.
+                for _ in 0..3 {
+                    assert!(poll_once(turn.as_mut()).await.is_none());
+                }
+                tx.push(Bytes::from_static(b"second")).expect("queued");
+                turn.await;
+            }
+            assert_eq!(batch.len(), 2);
+        });
+    }
 }

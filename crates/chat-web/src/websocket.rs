@@ -15,8 +15,9 @@
 //!   silent as long again;
 //! - a writer: each batch of the connection's [`Outbox`], text frames the kernel framed once
 //!   per broadcast, is gathered into the connection's [`Wire`], then flushed through
-//!   tungstenite in one write; woken from idle, it first yields once ([`Runtime::yield_now`]),
-//!   so the write carries what the other ready readers add too; only pings go through
+//!   tungstenite in one write; woken from idle, it first lets the other ready readers run
+//!   ([`Runtime::writer_turn`]: a yield, or on the async-io reactor its next turn), so the
+//!   write carries what they add too; only pings go through
 //!   tungstenite as messages; when the kernel closes the outbox (logout, shutdown) the writer
 //!   sends a close frame after the last line;
 //! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
@@ -85,6 +86,18 @@ pub trait Runtime {
     /// Completes once the tasks that are ready now have had their turn (tokio: also those the
     /// I/O driver finds ready meanwhile).
     fn yield_now(&self) -> impl Future<Output = ()> + Send;
+
+    /// What the writer, woken from idle by the first payload, waits for before it takes the
+    /// rest and writes, so the write carries what the other ready readers add: a yield, unless
+    /// the front-end knows better (on the async-io reactor, its next turn; see
+    /// `chat_async_io`). It may take more of the outbox into `batch`.
+    fn writer_turn<'a>(
+        &'a self,
+        _outbox: &'a Outbox,
+        _batch: &'a mut Vec<Bytes>,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        self.yield_now()
+    }
 }
 
 /// Serves one upgraded connection until it ends, and sends its close frame.
@@ -364,7 +377,7 @@ where
                     Some(true) => {
                         // Woken from idle: let the other readers that are ready run first, so
                         // this write carries what they add too (as the TCP writers do).
-                        runtime.yield_now().await;
+                        runtime.writer_turn(outbox, &mut batch).await;
                         let _ = outbox.try_batch(&mut batch);
                         true
                     }
