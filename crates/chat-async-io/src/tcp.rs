@@ -303,23 +303,20 @@ pub(crate) mod tests {
     use chat_kernel::{Console, KernelConfig, StoreSpec};
     use futures_lite::future::poll_once;
 
-    /// A connected socket whose send buffer is full (and the peer, which must stay open).
-    pub(crate) fn full_socket() -> (Async<TcpStream>, TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        let socket = Async::new(server).expect("async socket");
-        let chunk = [0u8; 64 * 1024];
-        while socket.get_ref().write(&chunk).is_ok() {}
-        (socket, client)
-    }
-
-    /// A connected, writable socket (and the peer).
+    /// A connected, writable socket (and the peer, which must stay open).
     fn writable_socket() -> (Async<TcpStream>, TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (server, _) = listener.accept().expect("accept");
         (Async::new(server).expect("async socket"), client)
+    }
+
+    /// A connected socket whose send buffer is full (and the peer, which must stay open).
+    pub(crate) fn full_socket() -> (Async<TcpStream>, TcpStream) {
+        let (socket, client) = writable_socket();
+        let chunk = [0u8; 64 * 1024];
+        while socket.get_ref().write(&chunk).is_ok() {}
+        (socket, client)
     }
 
     #[test]
