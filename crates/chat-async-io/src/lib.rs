@@ -2,8 +2,7 @@
 //!
 //! Both runtimes run on the async-io reactor, so one socket type
 //! (`async_io::Async<std::net::TcpStream>`), one timer (`async_io::Timer`) and these files
-//! serve both. What differs between them is how each accepts and spawns, and the timer and
-//! yield a WebSocket session uses (in their own crates).
+//! serve both. What differs between them is how each accepts and spawns (in their own crates).
 //!
 //! # Layout
 //!

@@ -5,9 +5,10 @@
 //! ([`chat_web::serve_websocket`]) is shared by the three runtimes. This file reads and writes
 //! the socket, keeps the time limits, and wraps the socket with async-tungstenite, for smol and
 //! async-std alike: both run on the async-io reactor, so the socket is the same
-//! `Async<TcpStream>` the TCP connections use, and the timer is async-io's. What each runtime
-//! adds is its [`Runtime`] (its own timer and yield, for the session). The tokio crate has the
-//! same steps in its own file.
+//! `Async<TcpStream>` the TCP connections use, the timer is async-io's, and the session's
+//! writer waits for the reactor's turn as the TCP writer does (`OnReactor`, its [`Runtime`]).
+//! What each runtime adds is how it accepts and spawns. The tokio crate has the same steps in
+//! its own file.
 
 use std::future::Future;
 use std::io;
@@ -27,9 +28,9 @@ use chat_web::{
     Action, GatherStream, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response, Runtime, Wire,
 };
 use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::tcp::reactor_turn;
-use futures_lite::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 /// Bytes read from the socket at a time while the head is incomplete. The buffer is on the
 /// heap, for the head only: an array here would sit in every connection's task for its life.
@@ -45,17 +46,15 @@ const READ_CHUNK: usize = 4 * 1024;
 /// head's phase is boxed: it runs once, and inline its socket, buffer, answer and futures
 /// would size the task for the session's whole life. The tests
 /// `the_connection_future_fits_a_2_kib_block` in the smol and async-std crates guard the size.
-pub fn serve_websocket_connection<R, G>(
+pub fn serve_websocket_connection<G>(
     kernel: Kernel,
     server: Arc<str>,
     socket: Arc<Async<TcpStream>>,
     peer: SocketAddr,
     page: Arc<Page>,
-    runtime: R,
     guard: G,
 ) -> impl Future<Output = ()> + Send + 'static
 where
-    R: Runtime + Send + Sync + 'static,
     G: Send + 'static,
 {
     // Boxed, and made here, so the task holds a pointer to the socket and the page rather than
@@ -66,7 +65,7 @@ where
         let Some((mut ws, wire)) = handshake.await else {
             return;
         };
-        let runtime = OnReactor { runtime, socket };
+        let runtime = OnReactor { socket };
         let completed =
             chat_web::serve_websocket(&kernel, &server, peer, &mut ws, &wire, runtime).await;
         // What tungstenite wrote last (its close frame) may still be gathered: send it, within
@@ -81,23 +80,18 @@ where
     }
 }
 
-/// A front-end's runtime with the connection's socket, so the session's writer, woken from
-/// idle, waits for the reactor's next turn as the TCP writer does ([`reactor_turn`]), not for
-/// a yield: on async-io a yield runs before the reactor turns, and then async-io's helper
-/// thread takes the reactor while this thread runs tasks, so each readiness becomes a wake-up
-/// from another thread.
-struct OnReactor<R> {
-    runtime: R,
+/// A session's runtime on the async-io reactor, for smol and async-std alike: async-io's timer,
+/// and the connection's socket, so the writer woken from idle waits for the reactor's next
+/// turn as the TCP writer does ([`reactor_turn`]), not for a yield: on async-io a yield runs
+/// before the reactor turns, and then async-io's helper thread takes the reactor while this
+/// thread runs tasks, so each readiness becomes a wake-up from another thread.
+struct OnReactor {
     socket: Arc<Async<TcpStream>>,
 }
 
-impl<R: Runtime + Sync> Runtime for OnReactor<R> {
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
-        self.runtime.sleep(duration)
-    }
-
-    fn yield_now(&self) -> impl Future<Output = ()> + Send {
-        self.runtime.yield_now()
+impl Runtime for OnReactor {
+    async fn sleep(&self, duration: Duration) {
+        Timer::after(duration).await;
     }
 
     fn writer_turn<'a>(
@@ -240,25 +234,11 @@ mod tests {
     use futures_lite::future::poll_once;
     use std::pin::pin;
 
-    /// A runtime whose yield is one pass of the executor, as smol's and async-std's are.
-    struct Yielding;
-
-    impl Runtime for Yielding {
-        async fn sleep(&self, duration: Duration) {
-            Timer::after(duration).await;
-        }
-
-        async fn yield_now(&self) {
-            future::yield_now().await;
-        }
-    }
-
     #[test]
     fn the_session_writer_waits_for_the_reactor_not_a_yield() {
         async_io::block_on(async {
             let (socket, _peer) = full_socket();
             let runtime = OnReactor {
-                runtime: Yielding,
                 socket: Arc::new(socket),
             };
             let (tx, rx) = outbox(1 << 20);

@@ -7,7 +7,7 @@ use async_std::net::TcpListener;
 use chat_kernel::{ConsoleEvent, Kernel, Transport};
 use futures_lite::future;
 
-use crate::{tcp, ws};
+use crate::tcp;
 
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -61,13 +61,7 @@ pub(crate) async fn accept_loop(
                         // Dropping the handle detaches the task.
                         drop(async_std::task::spawn(
                             chat_async_io::serve_websocket_connection(
-                                kernel,
-                                name,
-                                socket,
-                                peer,
-                                page,
-                                ws::AsyncStd,
-                                done,
+                                kernel, name, socket, peer, page, done,
                             ),
                         ));
                     }

@@ -1,63 +1,44 @@
-//! What a WebSocket port needs of async-std: its timer and yield, for the session.
+//! The size of a WebSocket connection's task on async-std.
 //!
 //! The connection itself (the request head, the page, the upgrade, the session and the
 //! linger) is [`chat_async_io::serve_websocket_connection`], which smol uses too: both run on
-//! the async-io reactor, so the socket is handed to it as a TCP one is (`tcp::adopt`).
+//! the async-io reactor, so the socket is handed to it as a TCP one is (`tcp::adopt`), and the
+//! session uses that reactor's timer and turn.
 
-use std::time::Duration;
+use chat_kernel::{Console, Kernel, KernelConfig, StoreSpec};
+use chat_web::Page;
+use std::sync::Arc;
 
-/// async-std's timer and yield, for the session.
-pub(crate) struct AsyncStd;
+/// The largest connection future whose task fits the allocator's (jemalloc's) 2,048-byte
+/// block: async-std's task adds async-task's header (32 bytes), the schedule closure (8),
+/// async-executor's clean-up (16) and async-std's task locals (40). It was an `async fn`
+/// awaited by the accept loop's block, 2,048 bytes, a 2,144-byte task in a 2,560-byte block.
+const MAX_FUTURE: usize = 2048 - 96;
 
-impl chat_web::Runtime for AsyncStd {
-    async fn sleep(&self, duration: Duration) {
-        async_std::task::sleep(duration).await;
-    }
-
-    async fn yield_now(&self) {
-        async_std::task::yield_now().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chat_kernel::{Console, Kernel, KernelConfig, StoreSpec};
-    use chat_web::Page;
-    use std::sync::Arc;
-
-    /// The largest connection future whose task fits the allocator's (jemalloc's) 2,048-byte
-    /// block: async-std's task adds async-task's header (32 bytes), the schedule closure (8),
-    /// async-executor's clean-up (16) and async-std's task locals (40). It was an `async fn`
-    /// awaited by the accept loop's block, 2,048 bytes, a 2,144-byte task in a 2,560-byte block.
-    const MAX_FUTURE: usize = 2048 - 96;
-
-    #[test]
-    fn the_connection_future_fits_a_2_kib_block() {
-        async_std::task::block_on(async {
-            let store = StoreSpec::Memory.open().expect("store");
-            let kernel = Kernel::new(KernelConfig::default(), store, Console::stdout(false))
-                .expect("kernel");
-            let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let _client = std::net::TcpStream::connect(addr).expect("connect");
-            let (stream, peer) = listener.accept().await.expect("accept");
-            let socket = crate::tcp::adopt(stream).expect("adopt");
-            let name: Arc<str> = Arc::from("async_std_ws_chat");
-            let page = Arc::new(Page::new(&name));
-            // The guard the accept loop passes.
-            let guard = async_channel::bounded::<()>(1).0;
-            let future = chat_async_io::serve_websocket_connection(
-                kernel, name, socket, peer, page, AsyncStd, guard,
-            );
-            let size = std::mem::size_of_val(&future);
-            assert!(
-                size <= MAX_FUTURE,
-                "a WebSocket connection's future is {size} bytes, over {MAX_FUTURE}: each \
-                 connection's task moves to the allocator's next block (2,560 bytes)"
-            );
-        });
-    }
+#[test]
+fn the_connection_future_fits_a_2_kib_block() {
+    async_std::task::block_on(async {
+        let store = StoreSpec::Memory.open().expect("store");
+        let kernel =
+            Kernel::new(KernelConfig::default(), store, Console::stdout(false)).expect("kernel");
+        let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _client = std::net::TcpStream::connect(addr).expect("connect");
+        let (stream, peer) = listener.accept().await.expect("accept");
+        let socket = crate::tcp::adopt(stream).expect("adopt");
+        let name: Arc<str> = Arc::from("async_std_ws_chat");
+        let page = Arc::new(Page::new(&name));
+        // The guard the accept loop passes.
+        let guard = async_channel::bounded::<()>(1).0;
+        let future =
+            chat_async_io::serve_websocket_connection(kernel, name, socket, peer, page, guard);
+        let size = std::mem::size_of_val(&future);
+        assert!(
+            size <= MAX_FUTURE,
+            "a WebSocket connection's future is {size} bytes, over {MAX_FUTURE}: each \
+             connection's task moves to the allocator's next block (2,560 bytes)"
+        );
+    });
 }

@@ -8,8 +8,6 @@ use futures_lite::future;
 use smol::Executor;
 use smol::net::TcpListener;
 
-use crate::ws;
-
 /// Pause after a failed `accept` (EMFILE, ENFILE...), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -69,7 +67,6 @@ pub(crate) async fn accept_loop(
                             stream.into(),
                             peer,
                             page.clone(),
-                            ws::Smol,
                             done,
                         ))
                         .detach(),

@@ -13,11 +13,12 @@
 //! - `accept`: the accept loop of one endpoint; hands each socket to `chat_async_io`, which
 //!   serves TCP and WebSocket connections for smol and async-std alike (both run on the
 //!   async-io reactor).
-//! - `ws`: smol's timer and yield for a WebSocket session (`chat_web::Runtime`).
+//! - `ws` (tests): a WebSocket connection's task fits the allocator's 2 KiB block.
 
 #![warn(missing_docs)]
 
 mod accept;
+#[cfg(test)]
 mod ws;
 
 use std::sync::Arc;

@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_kernel::Kernel;
+use bytes::Bytes;
 use chat_kernel::shutdown::Shutdown;
+use chat_kernel::{Kernel, Outbox};
 use chat_web::{Action, HEAD_TIMEOUT, HeadBuffer, LINGER, Page, Response, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -136,8 +137,8 @@ async fn linger(mut stream: TcpStream) {
     let _ = tokio::time::timeout(LINGER, draining).await;
 }
 
-/// tokio's timer and yield, for the session. tokio's yield also lets the I/O driver find the
-/// sockets that became ready, so their readers run before the yielding writer writes.
+/// tokio's timer, and a yield for the writer woken from idle: tokio's yield also lets the I/O
+/// driver find the sockets that became ready, so their readers run before the writer writes.
 struct Tokio;
 
 impl chat_web::Runtime for Tokio {
@@ -145,8 +146,12 @@ impl chat_web::Runtime for Tokio {
         tokio::time::sleep(duration).await;
     }
 
-    async fn yield_now(&self) {
-        tokio::task::yield_now().await;
+    fn writer_turn<'a>(
+        &'a self,
+        _: &'a Outbox,
+        _: &'a mut Vec<Bytes>,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        tokio::task::yield_now()
     }
 }
 

@@ -16,8 +16,7 @@
 //! - a writer: each batch of the connection's [`Outbox`], text frames the kernel framed once
 //!   per broadcast, is gathered into the connection's [`Wire`], then flushed through
 //!   tungstenite in one write; woken from idle, it first lets the other ready readers run
-//!   ([`Runtime::writer_turn`]: a yield, or on the async-io reactor its next turn), so the
-//!   write carries what they add too; only pings go through
+//!   ([`Runtime::writer_turn`]), so the write carries what they add too; only pings go through
 //!   tungstenite as messages; when the kernel closes the outbox (logout, shutdown) the writer
 //!   sends a close frame after the last line;
 //! - the writer races [`Outbox::aborted`], so a slow client stuck in a write is cut off at once.
@@ -77,27 +76,21 @@ pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
         .max_frame_size(Some(limits.max_ws_message))
 }
 
-/// What a session needs of its runtime: a timer, and a yield that lets the other ready tasks
-/// run first. Each front-end implements it for a unit type.
+/// What a session needs of its runtime: a timer, and the wait that lets the other ready
+/// readers run before a writer woken from idle writes. Each front-end implements it.
 pub trait Runtime {
     /// Completes after `duration`.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
 
-    /// Completes once the tasks that are ready now have had their turn (tokio: also those the
-    /// I/O driver finds ready meanwhile).
-    fn yield_now(&self) -> impl Future<Output = ()> + Send;
-
     /// What the writer, woken from idle by the first payload, waits for before it takes the
-    /// rest and writes, so the write carries what the other ready readers add: a yield, unless
-    /// the front-end knows better (on the async-io reactor, its next turn; see
+    /// rest and writes, so the write carries what the other ready readers add: on tokio a
+    /// yield (which also lets the I/O driver run), on the async-io reactor its next turn (see
     /// `chat_async_io`). It may take more of the outbox into `batch`.
     fn writer_turn<'a>(
         &'a self,
-        _outbox: &'a Outbox,
-        _batch: &'a mut Vec<Bytes>,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        self.yield_now()
-    }
+        outbox: &'a Outbox,
+        batch: &'a mut Vec<Bytes>,
+    ) -> impl Future<Output = ()> + Send + 'a;
 }
 
 /// Serves one upgraded connection until it ends, and sends its close frame.
@@ -432,14 +425,20 @@ mod tests {
         );
     }
 
-    /// A runtime whose timers never fire and whose yield is immediate.
+    /// A runtime whose timers never fire and whose writer never waits.
     struct Still;
 
     impl Runtime for Still {
         async fn sleep(&self, _: Duration) {
             std::future::pending::<()>().await;
         }
-        async fn yield_now(&self) {}
+        fn writer_turn<'a>(
+            &'a self,
+            _: &'a Outbox,
+            _: &'a mut Vec<Bytes>,
+        ) -> impl Future<Output = ()> + Send + 'a {
+            std::future::ready(())
+        }
     }
 
     /// A sink that records what the writer sends, and on each of its first `refills` flushes
