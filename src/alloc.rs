@@ -8,8 +8,8 @@
 //! own, so the storm's short-lived payloads and queue vectors leave whole pages free once they
 //! are gone, and a background thread returns free pages about a second after they went idle
 //! (`dirty_decay_ms:1000`; `muzzy_decay_ms:0` returns them at once rather than lazily, so the
-//! RSS shows it). Measured with `scripts/bench-ab.sh` (see the README): tokio_chat 2.5 → 1.6
-//! KiB per idle connection, no server slower.
+//! RSS shows it). Measured with `scripts/bench-ab.sh` (docs/benchmark-rounds.md): tokio_chat
+//! 2.5 → 1.6 KiB per idle connection, no server slower.
 //!
 //! The options can still be changed at run time through the `_RJEM_MALLOC_CONF` environment
 //! variable (jemalloc's `MALLOC_CONF`, prefixed as this build names its symbols).

@@ -39,7 +39,7 @@ use chat_kernel::{Endpoint, Kernel};
 /// parks without touching the reactor. async-std's own `block_on` waits on the async-io
 /// reactor as its executor's thread does; the calling thread, idle, then held the reactor,
 /// so every socket's readiness was a wake-up of the executor's thread from another (measured:
-/// *fan-out* 386-389 -> 313-356 ns of server CPU per delivery; README, "Benchmarks").
+/// *fan-out* 386-389 -> 313-356 ns of server CPU per delivery; docs/benchmark-rounds.md).
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
     futures_lite::future::block_on(async_std::task::spawn(async move {
         // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.

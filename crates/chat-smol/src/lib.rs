@@ -1,10 +1,10 @@
 //! The chat's TCP and WebSocket servers on smol.
 //!
 //! [`serve`] runs a set of [`Endpoint`]s (bound listeners) on an [`smol::Executor`] of its own,
-//! driven by one thread that also waits on the async-io reactor, until the kernel's shutdown signal fires. The front-end only moves
-//! bytes: every chat rule, the line framing and the output forms live in [`chat_kernel`]; the
-//! HTTP and WebSocket handshake logic lives in `chat_web`. The tokio and async-std crates have
-//! the same structure.
+//! driven by one thread that also waits on the async-io reactor, until the kernel's shutdown
+//! signal fires. The front-end only moves bytes: every chat rule, the line framing and the
+//! output forms live in [`chat_kernel`]; the HTTP and WebSocket handshake logic lives in
+//! `chat_web`. The tokio and async-std crates have the same structure.
 //!
 //! # Layout
 //!
@@ -44,7 +44,7 @@ use smol::Executor;
 /// so a socket's readiness wakes its task from this thread. futures-lite's only parks the
 /// thread, which left the reactor to async-io's helper thread, and every readiness was a
 /// wake-up from another thread (measured: *all send* 192 -> 124 ns of server CPU per delivery,
-/// *fan-out* 703 -> 418; README, "Benchmarks").
+/// *fan-out* 703 -> 418; docs/benchmark-rounds.md).
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
     let executor = Arc::new(Executor::new());
     smol::block_on(executor.run(run(kernel, endpoints, executor.clone())))

@@ -39,8 +39,8 @@ use chat_kernel::{Endpoint, Kernel};
 /// wake-ups (a futex call per woken writer) and a shared run queue. On one thread, the readers
 /// made ready by one poll of the reactor all run before the writers they woke, so each writer
 /// sends everything queued meanwhile in a single write: measured with `async-chat bench`, this
-/// cut the server CPU per delivery by about a third (README, Benchmarks). `bind` runs each
-/// runtime on a thread of its own, so the process still uses several cores.
+/// cut the server CPU per delivery by about a third (an early round, commit 234e189). `bind`
+/// runs each runtime on a thread of its own, so the process still uses several cores.
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("tokio-chat")
