@@ -8,8 +8,9 @@
 //!
 //! # Layout
 //!
-//! - `lib.rs`: [`serve`]: runs the executor on one thread, starts one accept loop per
-//!   endpoint, waits for shutdown and for open connections to flush.
+//! - `lib.rs`: [`serve`]: runs the executor on one thread (its tasks run by `drive`, which
+//!   lets the reactor turn every 30 µs while busy), starts one accept loop per endpoint, waits
+//!   for shutdown and for open connections to flush.
 //! - `accept`: the accept loop of one endpoint; hands each socket to `chat_async_io`, which
 //!   serves TCP and WebSocket connections for smol and async-std alike (both run on the
 //!   async-io reactor).
@@ -22,6 +23,7 @@ mod accept;
 mod ws;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{Endpoint, Kernel};
@@ -44,10 +46,48 @@ use smol::Executor;
 /// so a socket's readiness wakes its task from this thread. futures-lite's only parks the
 /// thread, which left the reactor to async-io's helper thread, and every readiness was a
 /// wake-up from another thread (measured: *all send* 192 -> 124 ns of server CPU per delivery,
-/// *fan-out* 703 -> 418; docs/benchmark-rounds.md).
+/// *fan-out* 703 -> 418; docs/benchmark-rounds.md). The executor's tasks are run by `drive`,
+/// not `Executor::run`, so the reactor turns often enough to stay on this thread.
 pub fn serve(kernel: Kernel, endpoints: Vec<Endpoint>) -> std::io::Result<()> {
     let executor = Arc::new(Executor::new());
-    smol::block_on(executor.run(run(kernel, endpoints, executor.clone())))
+    let serving = executor.spawn(run(kernel, endpoints, executor.clone()));
+    smol::block_on(future::or(serving, drive(&executor)))
+}
+
+/// How long the executor runs tasks, when it has them, before the reactor gets a turn: under
+/// the 50 µs after which async-io's helper thread takes the reactor (see [`drive`]).
+const TURN_INTERVAL: Duration = Duration::from_micros(30);
+
+/// Runs the executor's tasks on this thread, and lets the reactor turn (without waiting) at
+/// least every [`TURN_INTERVAL`] while there are tasks to run; with none, waits for one, and
+/// `smol::block_on` waits on the reactor meanwhile.
+///
+/// `Executor::run` lets the reactor turn only after 200 tasks, and under load 200 tasks (a
+/// write each) take a millisecond or more. async-io's helper thread takes the reactor whenever
+/// it has not turned for 50 µs after the helper's own last turn, and then this thread, out of
+/// tasks, finds it taken and parks: every readiness becomes a wake-up from the helper, and
+/// the helper, turning the reactor itself, keeps finding it idle that long. Runs fell into
+/// that state at random, and cost up to twice as much (smol_ws_chat *all send*: 202 against
+/// 381 ns per delivery; the helper's thread woke 4,600 times against 66). Turning the reactor
+/// every 30 µs keeps it on this thread, and reads new input sooner, so writes carry more.
+async fn drive(executor: &Executor<'static>) -> std::io::Result<()> {
+    loop {
+        let since = Instant::now();
+        let ran_out = loop {
+            if !executor.try_tick() {
+                break true;
+            }
+            if since.elapsed() >= TURN_INTERVAL {
+                break false;
+            }
+        };
+        if ran_out {
+            executor.tick().await;
+        } else {
+            // Woken at once, so `block_on` turns the reactor without waiting, then polls again.
+            future::yield_now().await;
+        }
+    }
 }
 
 /// Starts the accept loops, then waits for shutdown and for the connections to end.
