@@ -261,8 +261,9 @@ fn write_loop<'a>(
 /// queue of timer operations, and one in its timer tree. Before, the writer waited for its
 /// socket's writability, which ends at the reactor's turn too, but each wait registered the
 /// socket's write interest with epoll (async-io registers one-shot): an `epoll_ctl` call and
-/// an event back per woken writer, 91,000 of each in one *fan-out* run (1,000 clients, 10
-/// senders x 100 messages), and about a quarter of that run's server CPU.
+/// an event back per woken writer: 91,000 of each in one *fan-out* run (1,000 clients, 10
+/// senders x 100 messages), and about a fifth of the server's CPU (smol_chat 826 -> 645 ns
+/// per delivery, alternating runs).
 pub(crate) fn reactor_turn<'a>(
     outbox: &'a Outbox,
     batch: &'a mut Vec<Bytes>,
