@@ -372,15 +372,22 @@ pub(crate) mod tests {
     /// blocks.
     const MAX_FUTURE: usize = 392;
 
-    #[test]
-    fn the_connection_future_fits_the_allocators_blocks() {
+    /// An in-memory kernel and the server's side of a loopback connection, on the async-io
+    /// reactor as both runtimes' accept loops hand it on (the client is returned to stay open).
+    pub(crate) fn kernel_and_socket() -> (Kernel, Arc<Async<TcpStream>>, SocketAddr, TcpStream) {
         let store = StoreSpec::Memory.open().expect("store");
         let kernel =
             Kernel::new(KernelConfig::default(), store, Console::stdout(false)).expect("kernel");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let _client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (socket, peer) = listener.accept().expect("accept");
         let socket = Arc::new(Async::new(socket).expect("async socket"));
+        (kernel, socket, peer, client)
+    }
+
+    #[test]
+    fn the_connection_future_fits_the_allocators_blocks() {
+        let (kernel, socket, peer, _client) = kernel_and_socket();
         let name: Arc<str> = Arc::from("smol_chat");
         let conn = kernel
             .connect(&name, peer, Transport::Tcp)

@@ -13,14 +13,11 @@
 //!   (`tcp`), then to `chat_async_io`, which serves TCP and WebSocket connections for
 //!   async-std and smol alike (both run on that reactor).
 //! - `tcp`: moving a socket to the async-io reactor, and spawning on async-std's executor.
-//! - `ws` (tests): a WebSocket connection's task fits the allocator's 2 KiB block.
 
 #![warn(missing_docs)]
 
 mod accept;
 mod tcp;
-#[cfg(test)]
-mod ws;
 
 use chat_kernel::shutdown::FLUSH_DEADLINE;
 use chat_kernel::{Endpoint, Kernel};

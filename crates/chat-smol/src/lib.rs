@@ -14,13 +14,10 @@
 //! - `accept`: the accept loop of one endpoint; hands each socket to `chat_async_io`, which
 //!   serves TCP and WebSocket connections for smol and async-std alike (both run on the
 //!   async-io reactor).
-//! - `ws` (tests): a WebSocket connection's task fits the allocator's 2 KiB block.
 
 #![warn(missing_docs)]
 
 mod accept;
-#[cfg(test)]
-mod ws;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
