@@ -115,6 +115,11 @@ pub struct SuiteArgs {
     /// Servers to compare (comma-separated subcommand names); default: all six.
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
+    /// Leave out the floor: by default every round also runs `bench floor` (the least a chat
+    /// server can do) through the sending workloads, as a reference row measured in the same
+    /// minutes as the servers.
+    #[arg(long)]
+    pub no_floor: bool,
     /// Workload "all send": number of clients, every one a sender [100; quick 50].
     #[arg(long)]
     pub all_clients: Option<usize>,

@@ -33,6 +33,10 @@ const WAKER: Token = Token(usize::MAX);
 /// A client with more than this many bytes unsent is dropped.
 pub const OUT_LIMIT: usize = 4 << 20;
 
+/// What the line announcing the address starts with (`floor_chat listening on 127.0.0.1:PORT`):
+/// `bench suite` reads the port from it.
+pub const LISTENING: &str = "floor_chat listening on ";
+
 /// The greeting, in the protocol's form.
 const GREETING: &[u8] = b"[SERVER INFO] - Welcome to floor_chat! Type help for commands.\r\n";
 
@@ -431,7 +435,7 @@ pub fn run_floor(args: &FloorArgs) -> io::Result<()> {
                 let _ = stop.stop();
             }
         })?;
-    println!("floor_chat listening on {}", floor.local_addr());
+    println!("{LISTENING}{}", floor.local_addr());
     floor.run()
 }
 

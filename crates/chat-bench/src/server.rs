@@ -28,6 +28,17 @@ pub struct ServerProcess {
     drains: Vec<JoinHandle<()>>,
 }
 
+/// The name [`ServerProcess::spawn_floor`] gives the reference server.
+pub const FLOOR: &str = "floor";
+
+/// Reads the port from the reference server's line `floor_chat listening on HOST:PORT`.
+pub fn parse_floor_line(line: &str) -> Option<u16> {
+    let marker = crate::floor::LISTENING;
+    // As for the servers' line, anything before the marker is ignored.
+    let rest = &line[line.find(marker)? + marker.len()..];
+    rest.trim().rsplit_once(':')?.1.parse().ok()
+}
+
 /// Reads the port from a console line `[NAME] - [SERVER INFO] - server started on HOST:PORT`.
 pub fn parse_started_line(line: &str, name: &str) -> Option<u16> {
     let line = strip_ansi(line);
@@ -46,10 +57,6 @@ impl ServerProcess {
         extra: &[String],
         wait: Duration,
     ) -> Result<ServerProcess, BenchError> {
-        let fail = |reason: String| BenchError::Spawn {
-            server: name.to_string(),
-            reason,
-        };
         let mut cmd = Command::new(bin);
         cmd.arg(name)
             .args([
@@ -60,12 +67,39 @@ impl ServerProcess {
                 "--no-flood-limit",
                 "--no-color",
             ])
-            .args(extra)
-            .env("NO_COLOR", "1")
+            .args(extra);
+        let announced = name.to_string();
+        Self::start(cmd, name, wait, move |line| {
+            parse_started_line(line, &announced)
+        })
+    }
+
+    /// Starts `bin bench floor --port 0` (the reference server, [`crate::floor`]) and waits up
+    /// to `wait` for it to announce its port. Its `name` is [`FLOOR`].
+    pub fn spawn_floor(bin: &Path, wait: Duration) -> Result<ServerProcess, BenchError> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["bench", "floor", "--port", "0"]);
+        Self::start(cmd, FLOOR, wait, parse_floor_line)
+    }
+
+    /// Runs `cmd` with its output drained (and kept for error messages), killed when this
+    /// process dies, and waits up to `wait` for a line of its stdout that `port_of` reads a
+    /// port from.
+    fn start(
+        mut cmd: Command,
+        name: &str,
+        wait: Duration,
+        port_of: impl Fn(&str) -> Option<u16> + Send + 'static,
+    ) -> Result<ServerProcess, BenchError> {
+        let fail = |reason: String| BenchError::Spawn {
+            server: name.to_string(),
+            reason,
+        };
+        let bin = cmd.get_program().to_owned();
+        cmd.env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: the closure only calls prctl, which is async-signal-safe, between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
                 // Die with the bench, even if the bench is killed without a chance to clean up.
@@ -75,15 +109,15 @@ impl ServerProcess {
         }
         let mut child = cmd
             .spawn()
-            .map_err(|e| fail(format!("{}: {e}", bin.display())))?;
+            .map_err(|e| fail(format!("{}: {e}", Path::new(&bin).display())))?;
         let log = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_LINES)));
         let (port_tx, port_rx) = mpsc::channel();
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            let (log, name) = (log.clone(), name.to_string());
+            let log = log.clone();
             drains.push(thread::spawn(move || {
                 drain(out, &log, |line| {
-                    if let Some(port) = parse_started_line(line, &name) {
+                    if let Some(port) = port_of(line) {
                         let _ = port_tx.send(port);
                     }
                 })
@@ -228,6 +262,32 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn reads_the_floors_port() {
+        let line = format!("{}127.0.0.1:40123\n", crate::floor::LISTENING);
+        assert_eq!(parse_floor_line(&line), Some(40123));
+        assert_eq!(parse_floor_line(&format!("test x ... {line}")), Some(40123));
+        assert_eq!(parse_floor_line("floor_chat listening on nowhere"), None);
+        assert_eq!(
+            parse_floor_line("[floor] - [SERVER INFO] - server started on 127.0.0.1:1"),
+            None
+        );
+    }
+
+    #[test]
+    fn starts_the_floor_and_reads_its_port() {
+        // `sh -c SCRIPT bench floor --port 0`: the script stands in for the binary and
+        // announces a port the way `bench floor` does.
+        let script = format!("echo '{}127.0.0.1:4242'; sleep 30", crate::floor::LISTENING);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", &script]);
+        let mut floor =
+            ServerProcess::start(cmd, FLOOR, Duration::from_secs(10), parse_floor_line).unwrap();
+        assert_eq!((floor.name.as_str(), floor.port), (FLOOR, 4242));
+        floor.kill();
+        assert!(!floor.is_running());
     }
 
     #[test]

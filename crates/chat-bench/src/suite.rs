@@ -5,6 +5,11 @@
 //! next), started with `--port 0 --store memory --no-flood-limit --no-color`. After a workload
 //! the server is killed before the clients close, which spares it a storm of logout
 //! broadcasts that nobody measures.
+//!
+//! Unless `--no-floor`, each round ends with the floor ([`crate::floor`], started as `bench
+//! floor --port 0`) through the sending workloads: a row measured in the same minutes as the
+//! servers, because this machine's price for the deliveries themselves swings threefold within
+//! hours, and a server's cost means little without it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,7 +26,7 @@ use crate::error::BenchError;
 use crate::idle::{IdleConfig, run_idle};
 use crate::load::{LoadConfig, run_load};
 use crate::report::{IdleReport, LoadReport, micros, per_second};
-use crate::server::ServerProcess;
+use crate::server::{FLOOR, ServerProcess};
 use crate::sys;
 use crate::target::Target;
 
@@ -197,6 +202,13 @@ pub struct SuiteResults {
     pub servers: Vec<ServerResult>,
 }
 
+/// Whether `server` takes part in workload `w`: the floor is no chat server to hold idle
+/// users on (its memory per connection would compare nothing), so it runs only the sending
+/// workloads.
+fn runs_on(server: &str, w: Workload) -> bool {
+    server != FLOOR || w != Workload::Idle
+}
+
 /// Whether a server subcommand is a WebSocket one.
 pub fn is_ws(server: &str) -> bool {
     server.contains("_ws_")
@@ -211,7 +223,7 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
             source: e,
         })?,
     };
-    let servers: Vec<String> = if a.servers.is_empty() {
+    let mut servers: Vec<String> = if a.servers.is_empty() {
         SERVERS.iter().map(|s| s.to_string()).collect()
     } else {
         a.servers.clone()
@@ -222,13 +234,20 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
             SERVERS.join(", ")
         )));
     }
+    if !a.no_floor {
+        servers.push(FLOOR.to_string());
+    }
     let plan = Plan::from_args(a);
     let workloads = plan.workloads();
     // Children inherit the limit: the servers need it as much as the bench.
     let _ = sys::raise_nofile((plan.idle_connections.max(plan.fanout_clients) as u64) * 2 + 512);
 
     let runs = plan.runs as usize;
-    let total = servers.len() * workloads.len() * runs;
+    let total = servers
+        .iter()
+        .map(|s| workloads.iter().filter(|&&w| runs_on(s, w)).count())
+        .sum::<usize>()
+        * runs;
     let mut step = 0;
     // Every run's outcome, by server and workload.
     let mut outcomes: Vec<Vec<Vec<Result<Outcome, BenchError>>>> = servers
@@ -238,6 +257,9 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
     for round in 1..=runs {
         for (name, by_workload) in servers.iter().zip(&mut outcomes) {
             for (&w, these) in workloads.iter().zip(by_workload.iter_mut()) {
+                if !runs_on(name, w) {
+                    continue;
+                }
                 step += 1;
                 let of = if runs > 1 {
                     format!(" (run {round} of {runs})")
@@ -360,7 +382,11 @@ fn run_workload(
 ) -> Result<Outcome, BenchError> {
     let max_conn = (plan.idle_connections.max(plan.fanout_clients) + 1000).max(10_000);
     let extra = vec!["--max-connections".to_string(), max_conn.to_string()];
-    let mut server = ServerProcess::spawn(bin, name, &extra, STARTUP)?;
+    let mut server = if name == FLOOR {
+        ServerProcess::spawn_floor(bin, STARTUP)?
+    } else {
+        ServerProcess::spawn(bin, name, &extra, STARTUP)?
+    };
     let spec = if is_ws(name) {
         format!("ws://127.0.0.1:{}", server.port)
     } else {
@@ -469,7 +495,11 @@ pub fn table(out: &SuiteResults) -> String {
     );
     t.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in &out.servers {
-        let _ = write!(t, "| {} ", r.server);
+        if r.server == FLOOR {
+            t.push_str("| floor (reference) ");
+        } else {
+            let _ = write!(t, "| {} ", r.server);
+        }
         for (report, key) in [(&r.all_send, "all_send"), (&r.fan_out, "fan_out")] {
             match report {
                 Some(l) => {
@@ -511,6 +541,13 @@ pub fn table(out: &SuiteResults) -> String {
         }
         t.push('\n');
     }
+    if out.servers.iter().any(|r| r.server == FLOOR) {
+        t.push_str(
+            "\nfloor: `bench floor`, the least a chat server can do (one thread, one epoll, one \
+             write per client and round): what this machine charges for the deliveries \
+             themselves, in the same minutes.\n",
+        );
+    }
     for r in &out.servers {
         for (k, e) in &r.errors {
             let _ = writeln!(t, "\n{} {k}: {e}", r.server);
@@ -540,6 +577,7 @@ pub(crate) mod tests {
         SuiteArgs {
             quick: false,
             servers: vec![],
+            no_floor: false,
             all_clients: None,
             all_messages: None,
             fanout_clients: None,
@@ -682,6 +720,28 @@ pub(crate) mod tests {
         let mut five = sample_results();
         five.plan.runs = 5;
         assert!(table(&five).contains("; the median run of 5 of each"));
+    }
+
+    #[test]
+    fn the_floor_is_a_reference_row_without_idle() {
+        let mut r = sample_results();
+        r.servers.push(ServerResult {
+            server: FLOOR.into(),
+            transport: "tcp".into(),
+            all_send: r.servers[0].all_send.clone(),
+            fan_out: r.servers[0].fan_out.clone(),
+            ..ServerResult::default()
+        });
+        let t = table(&r);
+        assert!(t.contains("| floor (reference) | 1.50 M/s | 110 (44) | 4.00 ms | 0 | 1.30 M/s | 300 (120) | 9.00 ms | 0 | - |"), "{t}");
+        assert!(
+            t.contains("floor: `bench floor`, the least a chat server can do"),
+            "{t}"
+        );
+        assert!(!table(&sample_results()).contains("floor"));
+        assert!(!runs_on(FLOOR, Workload::Idle));
+        assert!(runs_on(FLOOR, Workload::AllSend) && runs_on(FLOOR, Workload::FanOut));
+        assert!(runs_on("tokio_chat", Workload::Idle));
     }
 
     #[test]

@@ -548,9 +548,12 @@ fn command_line_options_parse() {
         Some(BenchCommand::Suite(s)) => {
             assert!(s.quick);
             assert_eq!(s.servers, ["tokio_chat", "smol_ws_chat"]);
+            assert!(!s.no_floor, "the floor runs unless left out");
         }
         other => panic!("suite not parsed: {other:?}"),
     }
+    let cli = Cli::try_parse_from(["bench", "suite", "--no-floor"]).unwrap();
+    assert!(matches!(cli.bench.command, Some(BenchCommand::Suite(s)) if s.no_floor));
 
     let cli = Cli::try_parse_from(["bench", "floor", "--port", "0"]).unwrap();
     match cli.bench.command {
@@ -574,8 +577,9 @@ fn run_refuses_a_remote_target_without_allow_remote() {
 const FAKE_PROCESS: &str = "CHAT_BENCH_FAKE_SERVER";
 
 /// Not a test of its own: the entry point the suite test starts as a child process (through a
-/// wrapper script), which serves the fake chat and announces its port like the real servers.
-/// Without the environment variable (a normal test run) there is nothing to do.
+/// wrapper script), which serves the fake chat and announces its port like the real servers
+/// (started as `bench floor`, like the floor). Without the environment variable (a normal
+/// test run) there is nothing to do.
 #[test]
 fn fake_server_process() {
     let Ok(name) = std::env::var(FAKE_PROCESS) else {
@@ -587,7 +591,11 @@ fn fake_server_process() {
         .unwrap();
     rt.block_on(async {
         let addr = start(name.contains("_ws_"), Faults::default()).await;
-        println!("[{name}] - [SERVER INFO] - server started on {addr}");
+        if name == "bench" {
+            println!("{}{addr}", chat_bench::floor::LISTENING);
+        } else {
+            println!("[{name}] - [SERVER INFO] - server started on {addr}");
+        }
         use std::io::Write as _;
         std::io::stdout().flush().unwrap();
         std::future::pending::<()>().await;
@@ -600,8 +608,9 @@ fn suite_starts_measures_and_kills_each_server() {
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("fake-async-chat");
     let exe = std::env::current_exe().unwrap();
-    // The suite calls `<bin> <server> --port 0 ...`; the wrapper hands the server name over in
-    // the environment and runs only the fake-server entry point of this test binary.
+    // The suite calls `<bin> <server> --port 0 ...` (and `<bin> bench floor --port 0` for the
+    // floor); the wrapper hands the first argument over in the environment and runs only the
+    // fake-server entry point of this test binary.
     std::fs::write(
         &script,
         format!(
@@ -618,6 +627,7 @@ fn suite_starts_measures_and_kills_each_server() {
     let args = SuiteArgs {
         quick: true,
         servers: vec!["tokio_chat".into(), "smol_ws_chat".into()],
+        no_floor: false,
         all_clients: Some(5),
         all_messages: Some(5),
         fanout_clients: Some(12),
@@ -640,18 +650,36 @@ fn suite_starts_measures_and_kills_each_server() {
 
     let out: SuiteResults =
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
-    assert_eq!(out.servers.len(), 2);
+    assert_eq!(out.servers.len(), 3, "the two servers and the floor");
     assert_eq!(out.plan.runs, 2);
-    // Two rounds, each starting every server once per workload.
+    // Two rounds, each starting every server once per workload, then the floor once per
+    // sending workload.
     let starts = std::fs::read_to_string(dir.join("starts")).unwrap();
     let starts: Vec<&str> = starts.lines().collect();
-    assert_eq!(starts.len(), 2 * 3 * 2, "{starts:?}");
+    assert_eq!(starts.len(), 2 * (2 * 3 + 2), "{starts:?}");
     assert_eq!(
-        starts[..6],
-        starts[6..],
+        starts[..8],
+        starts[8..],
         "the second round repeats the first"
     );
-    for (s, transport) in out.servers.iter().zip(["tcp", "ws"]) {
+    assert_eq!(starts[6..8], ["bench", "bench"], "{starts:?}");
+    let floor = &out.servers[2];
+    assert_eq!(
+        (floor.server.as_str(), floor.transport.as_str()),
+        ("floor", "tcp")
+    );
+    assert!(floor.errors.is_empty(), "{:?}", floor.errors);
+    assert_eq!(floor.all_send.as_ref().unwrap().deliveries_received, 125);
+    assert_eq!(floor.fan_out.as_ref().unwrap().deliveries_received, 120);
+    assert!(floor.idle.is_none(), "the floor holds no idle users");
+    for run in [&floor.all_send, &floor.fan_out] {
+        let pid = run.as_ref().unwrap().server.as_ref().unwrap().pid;
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "floor {pid} still running"
+        );
+    }
+    for (s, transport) in out.servers[..2].iter().zip(["tcp", "ws"]) {
         assert!(s.errors.is_empty(), "{:?}", s.errors);
         assert_eq!(s.transport, transport);
         let all = s.all_send.as_ref().unwrap();
@@ -679,6 +707,23 @@ fn suite_starts_measures_and_kills_each_server() {
         }
     }
     let svg = std::fs::read_to_string(&chart).unwrap();
-    assert!(svg.contains("smol_ws") && svg.contains("</svg>"));
+    assert!(svg.contains("smol_ws") && svg.contains("floor") && svg.contains("</svg>"));
+
+    // `--no-floor` leaves the floor out.
+    run_suite(
+        &rt,
+        &SuiteArgs {
+            servers: vec!["tokio_chat".into()],
+            no_floor: true,
+            idle_connections: Some(0),
+            runs: 1,
+            ..args
+        },
+    )
+    .unwrap();
+    let out: SuiteResults =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let names: Vec<&str> = out.servers.iter().map(|s| s.server.as_str()).collect();
+    assert_eq!(names, ["tokio_chat"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
