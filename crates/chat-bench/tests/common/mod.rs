@@ -1,4 +1,10 @@
-//! What the load generator's end-to-end tests share: the run configuration they start from.
+//! What the load generator's end-to-end tests share: the run configuration they start from,
+//! and a fake IRC server (`irc`).
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+pub mod irc;
 
 use std::time::Duration;
 
