@@ -17,7 +17,7 @@
 # SERVER `floor` runs each binary's `bench floor` (the minimal reference server) instead;
 # SERVER `OLD_SERVER,NEW_SERVER` runs a different server for each side (e.g. `floor,tokio_chat`
 # with the same binary twice: a server against the floor, in alternating runs). SERVER
-# `inspircd` runs InspIRCd 3 (Debian's `inspircd` package) with scripts/inspircd-bench.conf,
+# `inspircd` runs InspIRCd 3 (Debian's `inspircd` package) with crates/chat-bench/inspircd-bench.conf,
 # loaded over IRC (`--protocol irc`): `inspircd,tokio_chat` compares it with ours, run by run.
 # Each run prints: server ns per delivery, user ns, system ns, p99 ms, lost, deliveries/s (M),
 # bench ns per delivery.
@@ -46,7 +46,7 @@ for _ in $(seq "$runs"); do
         elif [ "$server" = inspircd ]; then
             ircd_dir=$(mktemp -d)
             sed -e "s/@PORT@/$port/" -e "s#@DIR@#$ircd_dir#" \
-                "$(dirname "$0")/inspircd-bench.conf" >"$ircd_dir/inspircd.conf"
+                "$(dirname "$0")/../crates/chat-bench/inspircd-bench.conf" >"$ircd_dir/inspircd.conf"
             as_root=()
             [ "$(id -u)" = 0 ] && as_root=(--runasroot)
             inspircd --nofork "${as_root[@]}" --config="$ircd_dir/inspircd.conf" >/dev/null 2>&1 &

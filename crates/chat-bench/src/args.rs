@@ -120,6 +120,12 @@ pub struct SuiteArgs {
     /// minutes as the servers.
     #[arg(long)]
     pub no_floor: bool,
+    /// Also run InspIRCd 3 (the C++ IRC server the targets quote; Debian's `inspircd`) as a
+    /// reference row through the sending workloads, over IRC, in every round: BIN, or
+    /// `inspircd` from PATH without one. Its limits are lifted as the servers' are
+    /// (crates/chat-bench/inspircd-bench.conf).
+    #[arg(long, value_name = "BIN", num_args = 0..=1, default_missing_value = "inspircd")]
+    pub inspircd: Option<PathBuf>,
     /// Workload "all send": number of clients, every one a sender [100; quick 50].
     #[arg(long)]
     pub all_clients: Option<usize>,

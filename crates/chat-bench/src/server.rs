@@ -1,14 +1,16 @@
-//! A chat server started as a child process: find its port on stdout, keep draining its
-//! output, kill it when done.
+//! A chat server started as a child process: find its port on stdout (or, for InspIRCd, wait
+//! until its configured port accepts), keep draining its output, kill it when done.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
 use crate::line::strip_ansi;
@@ -26,10 +28,37 @@ pub struct ServerProcess {
     child: Child,
     log: Arc<Mutex<VecDeque<String>>>,
     drains: Vec<JoinHandle<()>>,
+    /// A directory of its own (InspIRCd's configuration, log and pid file), removed with it.
+    dir: Option<PathBuf>,
+}
+
+/// Reads a port from a line of a server's output, if the line announces one.
+type PortOf = Box<dyn Fn(&str) -> Option<u16> + Send>;
+
+/// How a started server tells that it is ready.
+enum Ready {
+    /// It prints a line on stdout that this reads its port from.
+    Announces(PortOf),
+    /// It was told its port, and is ready once the port accepts a connection.
+    Accepts(u16),
 }
 
 /// The name [`ServerProcess::spawn_floor`] gives the reference server.
 pub const FLOOR: &str = "floor";
+
+/// The name [`ServerProcess::spawn_inspircd`] gives InspIRCd.
+pub const INSPIRCD: &str = "inspircd";
+
+/// The InspIRCd configuration, with `@PORT@` and `@DIR@` to fill in: its limits lifted as
+/// `--store memory --no-flood-limit` lifts ours (the file's comment says which and why).
+pub const INSPIRCD_CONF: &str = include_str!("../inspircd-bench.conf");
+
+/// The configuration for a server on `port` whose pid file and log go to `dir`.
+pub fn inspircd_conf(port: u16, dir: &Path) -> String {
+    INSPIRCD_CONF
+        .replace("@PORT@", &port.to_string())
+        .replace("@DIR@", &dir.display().to_string())
+}
 
 /// Reads the port from the reference server's line `floor_chat listening on HOST:PORT`.
 pub fn parse_floor_line(line: &str) -> Option<u16> {
@@ -69,9 +98,8 @@ impl ServerProcess {
             ])
             .args(extra);
         let announced = name.to_string();
-        Self::start(cmd, name, wait, move |line| {
-            parse_started_line(line, &announced)
-        })
+        let ready = Ready::Announces(Box::new(move |line| parse_started_line(line, &announced)));
+        Self::start(cmd, name, wait, ready, None)
     }
 
     /// Starts `bin bench floor --port 0` (the reference server, [`crate::floor`]) and waits up
@@ -79,23 +107,73 @@ impl ServerProcess {
     pub fn spawn_floor(bin: &Path, wait: Duration) -> Result<ServerProcess, BenchError> {
         let mut cmd = Command::new(bin);
         cmd.args(["bench", "floor", "--port", "0"]);
-        Self::start(cmd, FLOOR, wait, parse_floor_line)
+        Self::start(
+            cmd,
+            FLOOR,
+            wait,
+            Ready::Announces(Box::new(parse_floor_line)),
+            None,
+        )
+    }
+
+    /// Starts InspIRCd (`bin`, Debian's `/usr/sbin/inspircd` when found on `PATH`) in the
+    /// foreground on a free loopback port, with [`INSPIRCD_CONF`] written to a directory of its
+    /// own, and waits up to `wait` for the port to accept. Its `name` is [`INSPIRCD`].
+    pub fn spawn_inspircd(bin: &Path, wait: Duration) -> Result<ServerProcess, BenchError> {
+        let fail = |reason: String| BenchError::Spawn {
+            server: INSPIRCD.to_string(),
+            reason,
+        };
+        // InspIRCd binds the port its configuration names, so the port is chosen here: a free
+        // one, released just before InspIRCd binds it.
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| fail(format!("no free port: {e}")))?
+            .port();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "chat-bench-inspircd-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let conf = dir.join("inspircd.conf");
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&conf, inspircd_conf(port, &dir)))
+            .map_err(|e| fail(format!("{}: {e}", conf.display())))?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--nofork")
+            .arg(format!("--config={}", conf.display()));
+        // InspIRCd refuses to run as root unless told to.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            cmd.arg("--runasroot");
+        }
+        let started = Self::start(cmd, INSPIRCD, wait, Ready::Accepts(port), Some(dir.clone()));
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        started
     }
 
     /// Runs `cmd` with its output drained (and kept for error messages), killed when this
-    /// process dies, and waits up to `wait` for a line of its stdout that `port_of` reads a
-    /// port from.
+    /// process dies, and waits up to `wait` for it to be `ready`. `dir` is removed when it is
+    /// dropped.
     fn start(
         mut cmd: Command,
         name: &str,
         wait: Duration,
-        port_of: impl Fn(&str) -> Option<u16> + Send + 'static,
+        ready: Ready,
+        dir: Option<PathBuf>,
     ) -> Result<ServerProcess, BenchError> {
         let fail = |reason: String| BenchError::Spawn {
             server: name.to_string(),
             reason,
         };
         let bin = cmd.get_program().to_owned();
+        let ready_port = match ready {
+            Ready::Accepts(port) => Some(port),
+            Ready::Announces(_) => None,
+        };
         cmd.env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -113,11 +191,15 @@ impl ServerProcess {
         let log = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_LINES)));
         let (port_tx, port_rx) = mpsc::channel();
         let mut drains = Vec::new();
+        let port_of = match ready {
+            Ready::Announces(port_of) => Some(port_of),
+            Ready::Accepts(_) => None,
+        };
         if let Some(out) = child.stdout.take() {
             let log = log.clone();
             drains.push(thread::spawn(move || {
                 drain(out, &log, |line| {
-                    if let Some(port) = port_of(line) {
+                    if let Some(port) = port_of.as_ref().and_then(|port_of| port_of(line)) {
                         let _ = port_tx.send(port);
                     }
                 })
@@ -133,21 +215,26 @@ impl ServerProcess {
             child,
             log,
             drains,
+            dir,
         };
-        match port_rx.recv_timeout(wait) {
+        let waited = match ready_port {
+            Some(port) => server.wait_accepting(port, wait),
+            None => match port_rx.recv_timeout(wait) {
+                Ok(port) => Ok(port),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    Err(format!("no port announced within {} s", wait.as_secs()))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    Err("output closed without announcing a port".to_string())
+                }
+            },
+        };
+        match waited {
             Ok(port) => {
                 server.port = port;
                 Ok(server)
             }
-            Err(e) => {
-                let what = match e {
-                    mpsc::RecvTimeoutError::Timeout => {
-                        format!("no port announced within {} s", wait.as_secs())
-                    }
-                    mpsc::RecvTimeoutError::Disconnected => {
-                        "output closed without announcing a port".to_string()
-                    }
-                };
+            Err(what) => {
                 server.kill();
                 // The process is gone: its output ends, so the drains finish.
                 for d in server.drains.drain(..) {
@@ -162,6 +249,28 @@ impl ServerProcess {
                     server.last_output()
                 )))
             }
+        }
+    }
+
+    /// Waits up to `wait` for 127.0.0.1:`port` to accept a connection while the process runs.
+    fn wait_accepting(&mut self, port: u16, wait: Duration) -> Result<u16, String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + wait;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(port);
+            }
+            if !self.is_running() {
+                return Err(format!("exited before port {port} accepted"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "port {port} did not accept within {} s",
+                    wait.as_secs()
+                ));
+            }
+            // Nothing to wait on but the port itself: look again shortly.
+            thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -196,6 +305,9 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -283,11 +395,58 @@ mod tests {
         let script = format!("echo '{}127.0.0.1:4242'; sleep 30", crate::floor::LISTENING);
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", &script]);
+        let ready = Ready::Announces(Box::new(parse_floor_line));
         let mut floor =
-            ServerProcess::start(cmd, FLOOR, Duration::from_secs(10), parse_floor_line).unwrap();
+            ServerProcess::start(cmd, FLOOR, Duration::from_secs(10), ready, None).unwrap();
         assert_eq!((floor.name.as_str(), floor.port), (FLOOR, 4242));
         floor.kill();
         assert!(!floor.is_running());
+    }
+
+    #[test]
+    fn inspircd_gets_its_port_and_directory() {
+        let conf = inspircd_conf(40123, Path::new("/tmp/ircd-x"));
+        assert!(
+            !conf.contains("@PORT@") && !conf.contains("@DIR@"),
+            "every placeholder filled: {conf}"
+        );
+        assert!(conf.contains(r#"<bind address="127.0.0.1" port="40123" type="clients">"#));
+        assert!(conf.contains(r#"<pid file="/tmp/ircd-x/inspircd.pid">"#));
+        assert!(conf.contains(r#"target="/tmp/ircd-x/ircd.log""#));
+    }
+
+    #[test]
+    fn an_inspircd_that_does_not_start_is_an_error_and_leaves_nothing() {
+        let before = inspircd_dirs();
+        let err = ServerProcess::spawn_inspircd(Path::new("/bin/false"), Duration::from_secs(10));
+        match err {
+            Err(BenchError::Spawn { server, reason }) => {
+                assert_eq!(server, INSPIRCD);
+                assert!(reason.contains("exited before port"), "{reason}");
+            }
+            other => panic!("expected a spawn error, got {other:?}"),
+        }
+        assert!(matches!(
+            ServerProcess::spawn_inspircd(
+                Path::new("/nonexistent/inspircd"),
+                Duration::from_secs(1)
+            ),
+            Err(BenchError::Spawn { .. })
+        ));
+        assert_eq!(inspircd_dirs(), before, "its directory is removed");
+    }
+
+    /// This process's InspIRCd directories in the temporary directory.
+    fn inspircd_dirs() -> Vec<PathBuf> {
+        let prefix = format!("chat-bench-inspircd-{}-", std::process::id());
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        dirs
     }
 
     #[test]

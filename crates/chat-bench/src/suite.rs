@@ -9,7 +9,9 @@
 //! Unless `--no-floor`, each round ends with the floor ([`crate::floor`], started as `bench
 //! floor --port 0`) through the sending workloads: a row measured in the same minutes as the
 //! servers, because this machine's price for the deliveries themselves swings threefold within
-//! hours, and a server's cost means little without it.
+//! hours, and a server's cost means little without it. With `--inspircd`, InspIRCd follows it,
+//! loaded over IRC (`--protocol irc`): the server the issue's targets are quoted against,
+//! measured in the same minutes too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,8 +27,9 @@ use crate::chart;
 use crate::error::BenchError;
 use crate::idle::{IdleConfig, run_idle};
 use crate::load::{LoadConfig, run_load};
+use crate::protocol::Protocol;
 use crate::report::{IdleReport, LoadReport, micros, per_second};
-use crate::server::{FLOOR, ServerProcess};
+use crate::server::{FLOOR, INSPIRCD, ServerProcess};
 use crate::sys;
 use crate::target::Target;
 
@@ -91,7 +94,7 @@ impl Plan {
         }
     }
 
-    fn load(&self, which: Workload, target: Target, pid: u32) -> LoadConfig {
+    fn load(&self, which: Workload, target: Target, pid: u32, protocol: Protocol) -> LoadConfig {
         let (clients, senders, messages) = match which {
             Workload::FanOut => (
                 self.fanout_clients,
@@ -113,7 +116,7 @@ impl Plan {
             allow_remote: false,
             name_prefix: "bench".into(),
             connect_concurrency: 256,
-            protocol: crate::protocol::Protocol::Chat,
+            protocol,
         }
     }
 
@@ -202,11 +205,16 @@ pub struct SuiteResults {
     pub servers: Vec<ServerResult>,
 }
 
-/// Whether `server` takes part in workload `w`: the floor is no chat server to hold idle
-/// users on (its memory per connection would compare nothing), so it runs only the sending
-/// workloads.
+/// Whether `server` is a reference row (the floor, InspIRCd) rather than one of ours.
+pub fn is_reference(server: &str) -> bool {
+    server == FLOOR || server == INSPIRCD
+}
+
+/// Whether `server` takes part in workload `w`: the references run only the sending
+/// workloads (the floor is no chat server to hold idle users on, and InspIRCd's idle memory
+/// would be measured with another protocol's login).
 fn runs_on(server: &str, w: Workload) -> bool {
-    server != FLOOR || w != Workload::Idle
+    !is_reference(server) || w != Workload::Idle
 }
 
 /// Whether a server subcommand is a WebSocket one.
@@ -236,6 +244,9 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
     }
     if !a.no_floor {
         servers.push(FLOOR.to_string());
+    }
+    if a.inspircd.is_some() {
+        servers.push(INSPIRCD.to_string());
     }
     let plan = Plan::from_args(a);
     let workloads = plan.workloads();
@@ -267,7 +278,7 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
                     String::new()
                 };
                 eprintln!("[{step}/{total}] {name}: {}{of} ...", plan.describe(w));
-                let outcome = run_workload(rt, &bin, name, &plan, w);
+                let outcome = run_workload(rt, &bin, a.inspircd.as_deref(), name, &plan, w);
                 match &outcome {
                     Ok(Outcome::Load(report)) => eprintln!("        {}", load_summary(report)),
                     Ok(Outcome::Idle(report)) => eprintln!("        {}", idle_summary(report)),
@@ -376,16 +387,22 @@ enum Outcome {
 fn run_workload(
     rt: &Runtime,
     bin: &Path,
+    inspircd: Option<&Path>,
     name: &str,
     plan: &Plan,
     w: Workload,
 ) -> Result<Outcome, BenchError> {
     let max_conn = (plan.idle_connections.max(plan.fanout_clients) + 1000).max(10_000);
     let extra = vec!["--max-connections".to_string(), max_conn.to_string()];
-    let mut server = if name == FLOOR {
-        ServerProcess::spawn_floor(bin, STARTUP)?
+    let mut server = match (name, inspircd) {
+        (FLOOR, _) => ServerProcess::spawn_floor(bin, STARTUP)?,
+        (INSPIRCD, Some(inspircd)) => ServerProcess::spawn_inspircd(inspircd, STARTUP)?,
+        _ => ServerProcess::spawn(bin, name, &extra, STARTUP)?,
+    };
+    let protocol = if name == INSPIRCD {
+        Protocol::Irc
     } else {
-        ServerProcess::spawn(bin, name, &extra, STARTUP)?
+        Protocol::Chat
     };
     let spec = if is_ws(name) {
         format!("ws://127.0.0.1:{}", server.port)
@@ -414,7 +431,7 @@ fn run_workload(
             })
         }
         _ => {
-            let cfg = plan.load(w, target, pid);
+            let cfg = plan.load(w, target, pid, protocol);
             rt.block_on(run_load(&cfg))
                 .map(|r| Outcome::Load(Box::new(r)))
         }
@@ -497,6 +514,8 @@ pub fn table(out: &SuiteResults) -> String {
     for r in &out.servers {
         if r.server == FLOOR {
             t.push_str("| floor (reference) ");
+        } else if r.server == INSPIRCD {
+            t.push_str("| InspIRCd (reference, IRC) ");
         } else {
             let _ = write!(t, "| {} ", r.server);
         }
@@ -548,6 +567,13 @@ pub fn table(out: &SuiteResults) -> String {
              themselves, in the same minutes.\n",
         );
     }
+    if out.servers.iter().any(|r| r.server == INSPIRCD) {
+        t.push_str(
+            "\nInspIRCd: the C++ IRC server the targets quote, loaded over IRC (PRIVMSG to one \
+             channel; an IRC server does not echo a message to its sender, so it makes one \
+             delivery per message fewer).\n",
+        );
+    }
     for r in &out.servers {
         for (k, e) in &r.errors {
             let _ = writeln!(t, "\n{} {k}: {e}", r.server);
@@ -578,6 +604,7 @@ pub(crate) mod tests {
             quick: false,
             servers: vec![],
             no_floor: false,
+            inspircd: None,
             all_clients: None,
             all_messages: None,
             fanout_clients: None,

@@ -602,6 +602,29 @@ fn fake_server_process() {
     });
 }
 
+/// Environment variable that turns this test binary into the suite's fake InspIRCd: the port
+/// its configuration names.
+const FAKE_IRC_PORT: &str = "CHAT_BENCH_FAKE_IRC_PORT";
+
+/// Not a test of its own: the fake InspIRCd the suite test starts (through a wrapper script
+/// that reads the port from the configuration the suite wrote), serving `common::irc`'s IRC.
+#[test]
+fn fake_inspircd_process() {
+    let Ok(port) = std::env::var(FAKE_IRC_PORT) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap()))
+            .await
+            .unwrap();
+        common::irc::serve_on(listener, Default::default()).await;
+    });
+}
+
 #[test]
 fn suite_starts_measures_and_kills_each_server() {
     let dir = std::env::temp_dir().join(format!("chat-bench-suite-{}", std::process::id()));
@@ -622,12 +645,28 @@ fn suite_starts_measures_and_kills_each_server() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The suite calls `<inspircd> --nofork --config=PATH [--runasroot]`; the wrapper logs its
+    // arguments and serves IRC on the port the configuration names.
+    let ircd = dir.join("fake-inspircd");
+    let wrapper = r#"#!/bin/sh
+echo "inspircd $*" >> 'STARTS'
+for a in "$@"; do case $a in --config=*) conf=${a#--config=};; esac; done
+export PORT_VAR=$(sed -n 's/.*<bind address="127.0.0.1" port="\([0-9]*\)".*/\1/p' "$conf")
+exec 'EXE' --exact fake_inspircd_process --nocapture --test-threads=1
+"#;
+    let wrapper = wrapper
+        .replace("STARTS", &dir.join("starts").display().to_string())
+        .replace("PORT_VAR", FAKE_IRC_PORT)
+        .replace("EXE", &exe.display().to_string());
+    std::fs::write(&ircd, wrapper).unwrap();
+    std::fs::set_permissions(&ircd, std::fs::Permissions::from_mode(0o755)).unwrap();
     let results = dir.join("bench-results.json");
     let chart = dir.join("img").join("bench.svg");
     let args = SuiteArgs {
         quick: true,
         servers: vec!["tokio_chat".into(), "smol_ws_chat".into()],
         no_floor: false,
+        inspircd: Some(ircd),
         all_clients: Some(5),
         all_messages: Some(5),
         fanout_clients: Some(12),
@@ -650,19 +689,54 @@ fn suite_starts_measures_and_kills_each_server() {
 
     let out: SuiteResults =
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
-    assert_eq!(out.servers.len(), 3, "the two servers and the floor");
+    assert_eq!(
+        out.servers.len(),
+        4,
+        "the two servers, the floor and InspIRCd"
+    );
     assert_eq!(out.plan.runs, 2);
-    // Two rounds, each starting every server once per workload, then the floor once per
-    // sending workload.
+    // Two rounds, each starting every server once per workload, then the floor and InspIRCd
+    // once per sending workload.
     let starts = std::fs::read_to_string(dir.join("starts")).unwrap();
     let starts: Vec<&str> = starts.lines().collect();
-    assert_eq!(starts.len(), 2 * (2 * 3 + 2), "{starts:?}");
+    assert_eq!(starts.len(), 2 * (2 * 3 + 2 + 2), "{starts:?}");
+    let round = |s: &[&str]| -> Vec<String> {
+        // InspIRCd's configuration is a fresh file each time.
+        s.iter()
+            .map(|l| l.split(" --config=").next().unwrap().to_string())
+            .collect()
+    };
     assert_eq!(
-        starts[..8],
-        starts[8..],
+        round(&starts[..10]),
+        round(&starts[10..]),
         "the second round repeats the first"
     );
     assert_eq!(starts[6..8], ["bench", "bench"], "{starts:?}");
+    for start in &starts[8..10] {
+        assert!(start.starts_with("inspircd --nofork --config="), "{start}");
+        let conf = start["inspircd --nofork --config=".len()..]
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(
+            !std::path::Path::new(conf).exists(),
+            "InspIRCd's directory is removed with it: {conf}"
+        );
+    }
+    let ircd = &out.servers[3];
+    assert_eq!(ircd.server, "inspircd");
+    assert!(ircd.errors.is_empty(), "{:?}", ircd.errors);
+    // An IRC server does not echo a message to its sender: 25 messages to 4 others, 10 to 11.
+    let (all, fan) = (
+        ircd.all_send.as_ref().unwrap(),
+        ircd.fan_out.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (all.sent, all.deliveries_received, all.deliveries_lost),
+        (25, 100, 0)
+    );
+    assert_eq!((fan.sent, fan.deliveries_received), (10, 110));
+    assert!(ircd.idle.is_none());
     let floor = &out.servers[2];
     assert_eq!(
         (floor.server.as_str(), floor.transport.as_str()),
@@ -707,7 +781,7 @@ fn suite_starts_measures_and_kills_each_server() {
         }
     }
     let svg = std::fs::read_to_string(&chart).unwrap();
-    assert!(svg.contains("smol_ws") && svg.contains("floor") && svg.contains("</svg>"));
+    assert!(svg.contains("smol_ws") && svg.contains("floor") && svg.contains("inspircd"));
 
     // `--no-floor` leaves the floor out.
     run_suite(
@@ -715,6 +789,7 @@ fn suite_starts_measures_and_kills_each_server() {
         &SuiteArgs {
             servers: vec!["tokio_chat".into()],
             no_floor: true,
+            inspircd: None,
             idle_connections: Some(0),
             runs: 1,
             ..args
