@@ -35,6 +35,7 @@
 //! - [`sys`]: file-descriptor limit, own CPU time, a server's CPU and RSS from `/proc`.
 //! - [`server`]: starting a server as a child process and finding its port.
 //! - [`suite`]: `bench suite`: every server, every workload, the table and `bench-results.json`.
+//! - [`targets`]: the project's performance targets checked against a suite's results.
 //! - [`chart`]: the SVG comparison chart.
 //! - [`floor`]: `bench floor`, the least a chat server can do: what the writes alone cost.
 
@@ -58,6 +59,7 @@ pub mod shared;
 pub mod suite;
 pub mod sys;
 pub mod target;
+pub mod targets;
 pub mod ws;
 
 pub use args::{BenchArgs, BenchCommand, LoadArgs, SuiteArgs};

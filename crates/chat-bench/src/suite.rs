@@ -32,6 +32,7 @@ use crate::report::{IdleReport, LoadReport, micros, per_second};
 use crate::server::{FLOOR, INSPIRCD, ServerProcess};
 use crate::sys;
 use crate::target::Target;
+use crate::targets;
 
 /// The six servers, in table order.
 pub const SERVERS: [&str; 6] = [
@@ -188,6 +189,9 @@ pub struct ServerResult {
     pub idle: Option<IdleReport>,
     /// Workloads that failed, by key, with the reason.
     pub errors: BTreeMap<String, String>,
+    /// Deliveries lost in all its load runs together, not only the median ones.
+    #[serde(default)]
+    pub lost_in_all_runs: u64,
 }
 
 /// What `bench-results.json` holds.
@@ -305,7 +309,10 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
             let mut failed = Vec::new();
             for outcome in these {
                 match outcome {
-                    Ok(Outcome::Load(report)) => loads.push(*report),
+                    Ok(Outcome::Load(report)) => {
+                        r.lost_in_all_runs += report.deliveries_lost;
+                        loads.push(*report)
+                    }
                     Ok(Outcome::Idle(report)) => idles.push(report),
                     Err(e) => failed.push(e.to_string()),
                 }
@@ -341,6 +348,9 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
         servers: results,
     };
     println!("{}", table(&out));
+    if let Some(targets) = targets::table(&out) {
+        println!("{targets}");
+    }
     write_file(&a.results, serde_json::to_string_pretty(&out)?.as_bytes())?;
     eprintln!("wrote {}", a.results.display());
     if successes > 0 {
@@ -671,10 +681,12 @@ pub(crate) mod tests {
                     all_send: Some(load(1_500_000.0, 110.0, 4_000.0)),
                     fan_out: Some(load(1_300_000.0, 300.0, 9_000.0)),
                     idle: Some(IdleReport {
+                        connected: 10_000,
                         rss_per_connection_bytes: Some(1536.0),
                         ..IdleReport::default()
                     }),
                     errors: BTreeMap::new(),
+                    lost_in_all_runs: 0,
                 },
                 ServerResult {
                     server: "smol_ws_chat".into(),
@@ -683,6 +695,7 @@ pub(crate) mod tests {
                     fan_out: None,
                     idle: None,
                     errors: BTreeMap::from([("fan_out".into(), "boom".into())]),
+                    lost_in_all_runs: 3,
                 },
             ],
         }

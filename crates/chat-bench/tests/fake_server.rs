@@ -763,6 +763,10 @@ exec 'EXE' --exact fake_inspircd_process --nocapture --test-threads=1
         );
         let fan = s.fan_out.as_ref().unwrap();
         assert_eq!((fan.sent, fan.deliveries_received), (10, 120));
+        assert_eq!(
+            s.lost_in_all_runs, 0,
+            "summed over both runs of both workloads"
+        );
         let idle = s.idle.as_ref().unwrap();
         assert_eq!((idle.connected, idle.synced), (30, 30));
         assert!(idle.rss_per_connection_bytes.is_some());
