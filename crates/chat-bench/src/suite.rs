@@ -249,9 +249,18 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
     if !a.no_floor {
         servers.push(FLOOR.to_string());
     }
-    if a.inspircd.is_some() {
-        servers.push(INSPIRCD.to_string());
-    }
+    let inspircd = match &a.inspircd {
+        Some(bin) => {
+            servers.push(INSPIRCD.to_string());
+            Some(find_program(bin).ok_or_else(|| {
+                BenchError::Config(format!(
+                    "--inspircd: {} not found (Debian: apt-get install inspircd)",
+                    bin.display()
+                ))
+            })?)
+        }
+        None => None,
+    };
     let plan = Plan::from_args(a);
     let workloads = plan.workloads();
     // Children inherit the limit: the servers need it as much as the bench.
@@ -282,7 +291,7 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
                     String::new()
                 };
                 eprintln!("[{step}/{total}] {name}: {}{of} ...", plan.describe(w));
-                let outcome = run_workload(rt, &bin, a.inspircd.as_deref(), name, &plan, w);
+                let outcome = run_workload(rt, &bin, inspircd.as_deref(), name, &plan, w);
                 match &outcome {
                     Ok(Outcome::Load(report)) => eprintln!("        {}", load_summary(report)),
                     Ok(Outcome::Idle(report)) => eprintln!("        {}", idle_summary(report)),
@@ -361,6 +370,19 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
         Some(e) if successes == 0 => Err(BenchError::SuiteFailed(e)),
         _ => Ok(()),
     }
+}
+
+/// `bin` if it names a file, or, without a `/`, the first file of that name on `PATH`, as a
+/// shell would look for it: so that a missing program is one clear error before the suite
+/// starts, not a failed run in every round.
+pub fn find_program(bin: &Path) -> Option<PathBuf> {
+    if bin.components().count() > 1 {
+        return bin.is_file().then(|| bin.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(bin))
+        .find(|candidate| candidate.is_file())
 }
 
 /// The median of `runs` by `key` (the lower one of an even count), or `None` without runs.
@@ -790,6 +812,43 @@ pub(crate) mod tests {
         let json = serde_json::to_string_pretty(&r).unwrap();
         let back: SuiteResults = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn finds_programs_as_a_shell_would() {
+        assert_eq!(
+            find_program(Path::new("sh")).map(|p| p.is_file()),
+            Some(true)
+        );
+        assert_eq!(
+            find_program(Path::new("/bin/sh")),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(find_program(Path::new("/nonexistent/inspircd")), None);
+        assert_eq!(find_program(Path::new("no-such-program-anywhere")), None);
+    }
+
+    #[test]
+    fn a_missing_inspircd_is_refused_before_anything_runs() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let results = std::env::temp_dir().join(format!("no-ircd-{}.json", std::process::id()));
+        let err = run_suite(
+            &rt,
+            &SuiteArgs {
+                inspircd: Some("/nonexistent/inspircd".into()),
+                results: results.clone(),
+                ..suite_args()
+            },
+        );
+        match err {
+            Err(BenchError::Config(e)) => {
+                assert!(e.contains("/nonexistent/inspircd not found"), "{e}")
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        assert!(!results.exists(), "nothing ran");
     }
 
     #[test]
