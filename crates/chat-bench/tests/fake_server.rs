@@ -585,11 +585,7 @@ fn fake_server_process() {
     let Ok(name) = std::env::var(FAKE_PROCESS) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    run_child(async {
         let addr = start(name.contains("_ws_"), Faults::default()).await;
         if name == "bench" {
             println!("{}{addr}", chat_bench::floor::LISTENING);
@@ -600,6 +596,15 @@ fn fake_server_process() {
         std::io::stdout().flush().unwrap();
         std::future::pending::<()>().await;
     });
+}
+
+/// Runs a child process's fake server (it never returns) on a runtime of its own.
+fn run_child(serve: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(serve);
 }
 
 /// Environment variable that turns this test binary into the suite's fake InspIRCd: the port
@@ -613,16 +618,19 @@ fn fake_inspircd_process() {
     let Ok(port) = std::env::var(FAKE_IRC_PORT) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    run_child(async {
         let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap()))
             .await
             .unwrap();
         common::irc::serve_on(listener, Default::default()).await;
     });
+}
+
+/// Writes an executable shell script.
+fn write_script(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
@@ -634,17 +642,14 @@ fn suite_starts_measures_and_kills_each_server() {
     // The suite calls `<bin> <server> --port 0 ...` (and `<bin> bench floor --port 0` for the
     // floor); the wrapper hands the first argument over in the environment and runs only the
     // fake-server entry point of this test binary.
-    std::fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$1\" >> '{}'\nexport {FAKE_PROCESS}=\"$1\"\nexec '{}' --exact fake_server_process --nocapture --test-threads=1\n",
             dir.join("starts").display(),
             exe.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     // The suite calls `<inspircd> --nofork --config=PATH [--runasroot]`; the wrapper logs its
     // arguments and serves IRC on the port the configuration names.
     let ircd = dir.join("fake-inspircd");
@@ -658,8 +663,7 @@ exec 'EXE' --exact fake_inspircd_process --nocapture --test-threads=1
         .replace("STARTS", &dir.join("starts").display().to_string())
         .replace("PORT_VAR", FAKE_IRC_PORT)
         .replace("EXE", &exe.display().to_string());
-    std::fs::write(&ircd, wrapper).unwrap();
-    std::fs::set_permissions(&ircd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&ircd, &wrapper);
     let results = dir.join("bench-results.json");
     let chart = dir.join("img").join("bench.svg");
     let args = SuiteArgs {
