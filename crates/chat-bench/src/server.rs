@@ -170,14 +170,15 @@ impl ServerProcess {
             reason,
         };
         let bin = cmd.get_program().to_owned();
-        let ready_port = match ready {
-            Ready::Accepts(port) => Some(port),
-            Ready::Announces(_) => None,
+        let (port_of, ready_port) = match ready {
+            Ready::Announces(port_of) => (Some(port_of), None),
+            Ready::Accepts(port) => (None, Some(port)),
         };
         cmd.env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // SAFETY: the closure only calls prctl, which is async-signal-safe, between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
                 // Die with the bench, even if the bench is killed without a chance to clean up.
@@ -191,10 +192,6 @@ impl ServerProcess {
         let log = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_LINES)));
         let (port_tx, port_rx) = mpsc::channel();
         let mut drains = Vec::new();
-        let port_of = match ready {
-            Ready::Announces(port_of) => Some(port_of),
-            Ready::Accepts(_) => None,
-        };
         if let Some(out) = child.stdout.take() {
             let log = log.clone();
             drains.push(thread::spawn(move || {
