@@ -192,6 +192,13 @@ pub struct ServerResult {
     /// Deliveries lost in all its load runs together, not only the median ones.
     #[serde(default)]
     pub lost_in_all_runs: u64,
+    /// "all send": the server's CPU per delivery (ns) in each round, in order (`None`: the run
+    /// failed or was not measured), so a comparison can pair runs of the same round.
+    #[serde(default)]
+    pub all_send_ns_by_round: Vec<Option<f64>>,
+    /// "fan-out": the same.
+    #[serde(default)]
+    pub fan_out_ns_by_round: Vec<Option<f64>>,
 }
 
 /// What `bench-results.json` holds.
@@ -316,14 +323,19 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
             let mut loads = Vec::new();
             let mut idles = Vec::new();
             let mut failed = Vec::new();
+            let mut by_round = Vec::new();
             for outcome in these {
                 match outcome {
                     Ok(Outcome::Load(report)) => {
                         r.lost_in_all_runs += report.deliveries_lost;
+                        by_round.push(load_key(&report).is_finite().then(|| load_key(&report)));
                         loads.push(*report)
                     }
                     Ok(Outcome::Idle(report)) => idles.push(report),
-                    Err(e) => failed.push(e.to_string()),
+                    Err(e) => {
+                        by_round.push(None);
+                        failed.push(e.to_string())
+                    }
                 }
             }
             successes += loads.len() + idles.len();
@@ -337,8 +349,14 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
                 r.errors.insert(w.key().into(), e);
             }
             match w {
-                Workload::AllSend => r.all_send = median_run(loads, load_key),
-                Workload::FanOut => r.fan_out = median_run(loads, load_key),
+                Workload::AllSend => {
+                    r.all_send = median_run(loads, load_key);
+                    r.all_send_ns_by_round = by_round;
+                }
+                Workload::FanOut => {
+                    r.fan_out = median_run(loads, load_key);
+                    r.fan_out_ns_by_round = by_round;
+                }
                 Workload::Idle => r.idle = median_run(idles, idle_key),
             }
         }
@@ -709,6 +727,8 @@ pub(crate) mod tests {
                     }),
                     errors: BTreeMap::new(),
                     lost_in_all_runs: 0,
+                    all_send_ns_by_round: vec![Some(110.0)],
+                    fan_out_ns_by_round: vec![Some(300.0)],
                 },
                 ServerResult {
                     server: "smol_ws_chat".into(),
@@ -718,6 +738,8 @@ pub(crate) mod tests {
                     idle: None,
                     errors: BTreeMap::from([("fan_out".into(), "boom".into())]),
                     lost_in_all_runs: 3,
+                    all_send_ns_by_round: vec![Some(190.0)],
+                    fan_out_ns_by_round: vec![None],
                 },
             ],
         }

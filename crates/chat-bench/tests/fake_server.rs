@@ -771,6 +771,10 @@ exec 'EXE' --exact fake_inspircd_process --nocapture --test-threads=1
             s.lost_in_all_runs, 0,
             "summed over both runs of both workloads"
         );
+        for rounds in [&s.all_send_ns_by_round, &s.fan_out_ns_by_round] {
+            assert_eq!(rounds.len(), 2, "one figure per round: {rounds:?}");
+            assert!(rounds.iter().all(Option::is_some), "{rounds:?}");
+        }
         let idle = s.idle.as_ref().unwrap();
         assert_eq!((idle.connected, idle.synced), (30, 30));
         assert!(idle.rss_per_connection_bytes.is_some());
