@@ -270,7 +270,10 @@ pub fn table(out: &SuiteResults) -> Option<String> {
         }
         t.push('\n');
     }
-    t.push_str("\n✓ met, ✗ not met, by the median run (nothing lost: by every run).\n");
+    t.push_str(
+        "\n✓ met, ✗ not met, by the median run (nothing lost: by every run; the shares of \
+         InspIRCd's cost: the median of the rounds' ratios).\n",
+    );
     Some(t)
 }
 
