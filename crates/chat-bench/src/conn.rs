@@ -1,6 +1,6 @@
 //! One client connection: connect, read replies as lines, write commands; TCP or WebSocket.
 //!
-//! Both transports read into one [`ReadBuf`] and hand every complete reply of a read to a
+//! Both transports read into one `ReadBuf` and hand every complete reply of a read to a
 //! [`LineSink`] as one batch, so a client takes one clock reading and updates the shared
 //! counters once per read, not once per line. The WebSocket side is in [`crate::ws`].
 
