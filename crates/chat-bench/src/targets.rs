@@ -178,39 +178,61 @@ fn rows(out: &SuiteResults) -> Vec<Row> {
     if let Some(ircd) = inspircd {
         // Each row's closure keeps a handle on InspIRCd's result.
         let ircd = Rc::new(ircd.clone());
-        let (all, fan, ws) = (ircd.clone(), ircd.clone(), ircd);
-        rows.push(row(
+        rows.push(share_row(
             "all send, TCP: ≤ 63% of InspIRCd's CPU per delivery (120 of 190 ns)",
             Applies::Tcp,
-            move |s| {
-                share(&s.all_send_ns_by_round, &all.all_send_ns_by_round)
-                    .or_else(|| share_of_medians(&s.all_send, &all.all_send))
-            },
-            |v| v <= 63.0,
-            percent,
+            &ircd,
+            false,
+            63.0,
         ));
-        rows.push(row(
+        rows.push(share_row(
             "fan-out, TCP: ≤ 58% of InspIRCd's (350 of 600 ns)",
             Applies::Tcp,
-            move |s| {
-                share(&s.fan_out_ns_by_round, &fan.fan_out_ns_by_round)
-                    .or_else(|| share_of_medians(&s.fan_out, &fan.fan_out))
-            },
-            |v| v <= 58.0,
-            percent,
+            &ircd,
+            true,
+            58.0,
         ));
-        rows.push(row(
+        rows.push(share_row(
             "all send, WebSocket: ≤ 105% of InspIRCd's (200 of 190 ns)",
             Applies::Ws,
-            move |s| {
-                share(&s.all_send_ns_by_round, &ws.all_send_ns_by_round)
-                    .or_else(|| share_of_medians(&s.all_send, &ws.all_send))
-            },
-            |v| v <= 105.0,
-            percent,
+            &ircd,
+            false,
+            105.0,
         ));
     }
     rows
+}
+
+/// A sending workload's figures of `s`: each round's CPU per delivery, and the median run.
+fn sending(s: &ServerResult, fan_out: bool) -> (&[Option<f64>], &Option<LoadReport>) {
+    if fan_out {
+        (&s.fan_out_ns_by_round, &s.fan_out)
+    } else {
+        (&s.all_send_ns_by_round, &s.all_send)
+    }
+}
+
+/// A row for a CPU target stated as a share (at most `bound` percent) of InspIRCd's cost in
+/// *all send* or (`fan_out`) *fan-out*.
+fn share_row(
+    label: &str,
+    applies: Applies,
+    ircd: &Rc<ServerResult>,
+    fan_out: bool,
+    bound: f64,
+) -> Row {
+    let ircd = Rc::clone(ircd);
+    row(
+        label,
+        applies,
+        move |s| {
+            let ((mine, my_median), (theirs, their_median)) =
+                (sending(s, fan_out), sending(&ircd, fan_out));
+            share(mine, theirs).or_else(|| share_of_medians(my_median, their_median))
+        },
+        move |v| v <= bound,
+        percent,
+    )
 }
 
 /// A server's CPU per delivery as a share of InspIRCd's, in percent: the median over the
