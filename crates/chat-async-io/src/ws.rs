@@ -229,15 +229,23 @@ mod tests {
     use super::*;
     use chat_kernel::outbox::outbox;
     use std::pin::pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::task::{Wake, Waker};
 
-    /// A waker that counts its wakes.
-    struct Count(AtomicUsize);
+    /// A waker that counts the wakes made on the thread that polls, while it polls: a yield
+    /// wakes its task there, inside the poll; the reactor's turn wakes it from `react`, later
+    /// or on another thread (another test's, or async-io's own, may turn the reactor at once).
+    struct SelfWakes {
+        poller: std::thread::ThreadId,
+        polling: AtomicBool,
+        wakes: AtomicUsize,
+    }
 
-    impl Wake for Count {
+    impl Wake for SelfWakes {
         fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            if self.polling.load(Ordering::SeqCst) && std::thread::current().id() == self.poller {
+                self.wakes.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -269,21 +277,28 @@ mod tests {
     fn the_session_writer_waits_for_the_reactors_turn_not_a_yield() {
         let (tx, rx) = outbox(1 << 20);
         let mut batch = Vec::new();
-        // A yield wakes its task at once, every time. The turn wakes it only when the reactor
-        // turns, a microsecond at the least after the wait began: if this thread is held up
-        // that long between the poll and the look, the try is repeated.
-        let waited = (0..10).any(|_| {
+        // A yield wakes its task inside its poll, every time. The turn's timer is due a
+        // microsecond after the wait is made: if the first poll comes later than that (a
+        // debug build on a loaded machine often takes longer), the wait is over at once (ready,
+        // not pending), and the try is repeated; one pending wait that did not wake itself
+        // shows it. (Ten tries were too few: one run in a few hundred failed under load.)
+        let waited = (0..1000).any(|_| {
             tx.push(Bytes::from_static(b"first")).expect("queued");
             batch.clear();
             assert_eq!(rx.try_batch(&mut batch), Some(true));
-            let count = Arc::new(Count(AtomicUsize::new(0)));
-            let waker = Waker::from(count.clone());
+            let wakes = Arc::new(SelfWakes {
+                poller: std::thread::current().id(),
+                polling: AtomicBool::new(true),
+                wakes: AtomicUsize::new(0),
+            });
+            let waker = Waker::from(wakes.clone());
             let mut turn = pin!(OnReactor.writer_turn(&rx, &mut batch));
             let pending = turn
                 .as_mut()
                 .poll(&mut Context::from_waker(&waker))
                 .is_pending();
-            pending && count.0.load(Ordering::SeqCst) == 0
+            wakes.polling.store(false, Ordering::SeqCst);
+            pending && wakes.wakes.load(Ordering::SeqCst) == 0
         });
         assert!(
             waited,
