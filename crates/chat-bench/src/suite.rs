@@ -328,7 +328,8 @@ pub fn run_suite(rt: &Runtime, a: &SuiteArgs) -> Result<(), BenchError> {
                 match outcome {
                     Ok(Outcome::Load(report)) => {
                         r.lost_in_all_runs += report.deliveries_lost;
-                        by_round.push(load_key(&report).is_finite().then(|| load_key(&report)));
+                        let ns = load_key(&report);
+                        by_round.push(ns.is_finite().then_some(ns));
                         loads.push(*report)
                     }
                     Ok(Outcome::Idle(report)) => idles.push(report),
