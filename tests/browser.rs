@@ -8,12 +8,17 @@
 //! its list, an error typed into page A's command line is shown as an error line, and user text
 //! is escaped (`<b>x</b>` shows as text, no `<b>` element appears).
 //!
+//! A second test restarts a WebSocket server under a page whose guest registered its own name
+//! from the command line: the page logs back in with that password (a guest login is refused
+//! for a registered name).
+//!
 //! Needs `chromium` and `chromedriver` on the PATH (Debian: `apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them). Without them the test fails when `CI=true` and
 //! otherwise skips with a loud message. Every wait polls the DOM with a deadline.
 
 #[allow(unused_macros, unused_imports)] // per_runtime! is not used here.
 mod common;
+mod common_store;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -22,7 +27,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Client, Read1, Server, is_chat};
+use common::{Client, DEADLINE, Read1, Server, is_chat};
+use common_store::{TempDir, sqlite};
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -569,4 +575,61 @@ async fn two_pages_and_a_tcp_client_chat_under_bind_all() {
 
     a.close().await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_registers_its_name_logs_back_in_after_a_restart() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let dir = TempDir::new("browser-register");
+    let store = sqlite(&dir.join("chat.db"));
+    let start = |port: &str| {
+        Server::start(
+            &[
+                "tokio_ws_chat",
+                "--port",
+                port,
+                "--store",
+                &store,
+                "--no-color",
+            ],
+            1,
+        )
+    };
+    let mut server = start("0");
+    let port = server.addr().port();
+
+    let mut chromedriver = Chromedriver::start(&driver, chromium);
+    let page = Page::open(
+        "guest",
+        chromedriver.session("guest").await,
+        "tokio_ws_chat",
+        port,
+    )
+    .await;
+    page.login("gg").await;
+    page.run_command("/register gg pw-of-gg").await;
+    page.wait_log_line("info", "[INFO] - [gg] registered.")
+        .await;
+
+    server.sigterm();
+    assert!(server.wait_exit(DEADLINE).success(), "the server's exit");
+    page.wait_js(
+        "the page to notice the server went away",
+        "return document.body.dataset.user === undefined
+           && document.body.dataset.state !== 'connected';",
+        vec![],
+    )
+    .await;
+    let _server = start(&port.to_string());
+    page.wait_selector("body[data-user=\"gg\"][data-state=\"connected\"]")
+        .await;
+    assert_eq!(
+        page.log_lines_containing("could not log in again").await,
+        0,
+        "{}",
+        page.describe().await
+    );
+    page.close().await;
 }

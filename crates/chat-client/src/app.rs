@@ -420,4 +420,36 @@ mod tests {
         );
         assert_eq!(sent(&mut rx), ["userlist", "join #go"]);
     }
+
+    #[test]
+    fn a_guest_that_registers_its_name_logs_back_in_with_the_password() {
+        let (tx, mut rx) = unbounded_channel();
+        let mut m = Model::new("h:1", session_from_args(&args(&["--name", "gg"])));
+        let mut e = LineEditor::new();
+        handle_net(NetEvent::Connected, &mut m, &tx);
+        assert_eq!(sent(&mut rx), ["login gg"]);
+        handle_net(
+            NetEvent::Line(r#"{"type":"login","user":"gg"}"#.into()),
+            &mut m,
+            &tx,
+        );
+        sent(&mut rx);
+        type_line("/register gg pw", &mut m, &mut e, &tx);
+        assert_eq!(sent(&mut rx), ["register gg pw"]);
+        handle_net(
+            NetEvent::Line(r#"{"type":"info","text":"[gg] registered."}"#.into()),
+            &mut m,
+            &tx,
+        );
+        handle_net(
+            NetEvent::Disconnected {
+                attempt: 1,
+                reason: "the server closed the connection".into(),
+            },
+            &mut m,
+            &tx,
+        );
+        handle_net(NetEvent::Connected, &mut m, &tx);
+        assert_eq!(sent(&mut rx), ["login gg pw"]);
+    }
 }

@@ -54,6 +54,10 @@ pub struct Session {
     state: State,
     register_first: bool,
     awaiting_register: bool,
+    /// `register NAME PASSWORD` commands the user typed, oldest first, until their answer: an
+    /// account registered under the name we are logged in as must be logged back in to with
+    /// its password after a reconnect (a guest login is refused for a registered name).
+    typed_registers: Vec<Credentials>,
     rejoin: Vec<String>,
     quiet_userlist: usize,
     quiet_format: bool,
@@ -66,6 +70,7 @@ impl Session {
             state: State::AskName,
             register_first: false,
             awaiting_register: false,
+            typed_registers: Vec::new(),
             rejoin: Vec::new(),
             quiet_userlist: 0,
             quiet_format: false,
@@ -79,6 +84,7 @@ impl Session {
             register_first: register && creds.password.is_some(),
             state: State::Pending { creds, sent: false },
             awaiting_register: false,
+            typed_registers: Vec::new(),
             rejoin: rooms,
             quiet_userlist: 0,
             quiet_format: false,
@@ -189,16 +195,26 @@ impl Session {
     }
 
     /// The user sent `command` by hand: a `login` there becomes the login to wait for (and to
-    /// repeat after a reconnect).
+    /// repeat after a reconnect); a `register NAME PASSWORD` is remembered until its answer
+    /// (see [`Session::on_info`]).
     pub fn on_user_command(&mut self, command: &str) {
         let mut words = command.split_whitespace();
         let word = words.next().unwrap_or("").trim_start_matches('/');
-        if !word.eq_ignore_ascii_case("login") || matches!(self.state, State::LoggedIn { .. }) {
-            return;
-        }
         let (Some(name), password, None) = (words.next(), words.next(), words.next()) else {
             return;
         };
+        if word.eq_ignore_ascii_case("register") {
+            if let Some(password) = password {
+                self.typed_registers.push(Credentials {
+                    name: name.to_owned(),
+                    password: Some(password.to_owned()),
+                });
+            }
+            return;
+        }
+        if !word.eq_ignore_ascii_case("login") || matches!(self.state, State::LoggedIn { .. }) {
+            return;
+        }
         self.state = State::Pending {
             creds: Credentials {
                 name: name.to_owned(),
@@ -238,10 +254,36 @@ impl Session {
         }
     }
 
-    /// An `[INFO]` reply arrived (it may answer our `register`).
+    /// An `[INFO]` reply arrived (it may answer our `register`, or one the user typed).
+    ///
+    /// `[NAME] registered.` answers the oldest typed `register` of that name still waiting
+    /// (replies come in the order of the commands; the older ones for other names failed).
+    /// When NAME is the name we are logged in (or logging in) under, its password becomes
+    /// the one to log back in with after a reconnect.
     pub fn on_info(&mut self, text: &str) {
-        if self.awaiting_register && text.ends_with("registered.") {
+        let Some(name) = text
+            .strip_suffix("] registered.")
+            .and_then(|t| t.strip_prefix('['))
+        else {
+            return;
+        };
+        if self.awaiting_register {
             self.awaiting_register = false;
+            return;
+        }
+        let Some(at) = self
+            .typed_registers
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+        else {
+            return;
+        };
+        let registered = self.typed_registers.remove(at);
+        self.typed_registers.drain(..at);
+        if let State::LoggedIn { creds, .. } | State::Pending { creds, .. } = &mut self.state
+            && creds.name.eq_ignore_ascii_case(&registered.name)
+        {
+            creds.password = registered.password;
         }
     }
 
@@ -281,6 +323,8 @@ impl Session {
     /// The connection is gone: log in again (and join `rooms` again) once it is back.
     pub fn connection_lost(&mut self, rooms: Vec<String>) {
         self.awaiting_register = false;
+        // Their answers will not come: a name registered meanwhile logs in as before.
+        self.typed_registers.clear();
         self.quiet_userlist = 0;
         self.quiet_format = false;
         match &mut self.state {
@@ -349,6 +393,48 @@ mod tests {
             s.on_login("alice").unwrap(),
             ["userlist", "join #rust", "join #go"]
         );
+    }
+
+    #[test]
+    fn a_guest_that_registers_its_own_name_logs_back_in_with_the_password() {
+        let mut s = Session::with_credentials(alice(None), false, vec![]);
+        s.on_connected();
+        s.on_login("alice");
+        s.on_user_command("/register bob other");
+        s.on_user_command("REGISTER Alice pw");
+        s.on_user_command("register alice again");
+        // bob's failed (an error came first); the first of alice's is the one answered.
+        s.on_info("[Alice] registered.");
+        s.connection_lost(vec![]);
+        assert_eq!(s.on_connected(), ["login alice pw"]);
+    }
+
+    #[test]
+    fn registering_another_name_keeps_the_login() {
+        let mut s = Session::with_credentials(alice(None), false, vec![]);
+        s.on_connected();
+        s.on_login("alice");
+        s.on_user_command("register bob pw");
+        s.on_user_command("register carol");
+        s.on_info("[bob] registered.");
+        s.on_info("[carol] registered.");
+        s.on_info("format json");
+        s.connection_lost(vec![]);
+        assert_eq!(s.on_connected(), ["login alice"]);
+    }
+
+    #[test]
+    fn a_register_answered_after_a_reconnect_is_not_ours() {
+        let mut s = Session::with_credentials(alice(None), false, vec![]);
+        s.on_connected();
+        s.on_login("alice");
+        s.on_user_command("register alice pw");
+        s.connection_lost(vec![]);
+        assert_eq!(s.on_connected(), ["login alice"]);
+        s.on_login("alice");
+        s.on_info("[alice] registered.");
+        s.connection_lost(vec![]);
+        assert_eq!(s.on_connected(), ["login alice"]);
     }
 
     #[test]
