@@ -168,7 +168,7 @@ fn speaks_the_protocol() {
         "`msg ${state.target} ${text}`",
         "`login ${name} ${password}`",
         "`login ${name}`",
-        "`register ${fields.name} ${fields.password}`",
+        "`register ${name} ${password}`",
         "send(\"logout\")",
         "send(\"userlist\")",
         "send(\"rooms\")",
