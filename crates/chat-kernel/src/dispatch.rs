@@ -51,7 +51,9 @@ pub(crate) enum Deferred {
         /// The client's address: the check counts toward its limit even if it left meanwhile.
         ip: IpAddr,
         name: String,
-        hash: String,
+        /// The account's hash; `None` for a name without one, which is checked against the
+        /// store's stand-in hash all the same (and fails), so it takes as long to refuse.
+        hash: Option<String>,
         password: String,
     },
 }
@@ -319,14 +321,12 @@ impl State {
     fn login_account(&mut self, id: ConnId, name: &str, password: &str) {
         let key = user_key(name);
         let Some(ip) = self.peer_ip(id) else { return };
-        let Some(hash) = self.accounts.get(&key).map(|a| a.password_hash.clone()) else {
-            self.record_failure(key, ip);
-            return self.send_error(id, ErrorKind::WrongPassword);
-        };
+        let hash = self.accounts.get(&key).map(|a| a.password_hash.clone());
         if self.too_many_failures(&key, ip) {
             return self.send_error(id, ErrorKind::WrongPassword);
         }
-        if self.name_in_use(&key, None) {
+        // A name without an account is `wrong password` whoever is online under it.
+        if hash.is_some() && self.name_in_use(&key, None) {
             return self.send_error(id, ErrorKind::UsernameTaken);
         }
         *self.checking.entry((key, ip)).or_default() += 1;

@@ -24,7 +24,7 @@ use crate::packer::wire;
 use crate::registry::{Conn, ConnId};
 use crate::reply::{ErrorKind, Reply};
 use crate::shutdown::Shutdown;
-use crate::store::{Store, StoreError, StoreWorker};
+use crate::store::{STAND_IN_HASH, Store, StoreError, StoreWorker};
 
 /// How the kernel is set up; one per process, shared by every server.
 #[derive(Debug, Clone, Default)]
@@ -298,12 +298,13 @@ impl Inner {
                 password,
             } => {
                 let me = Arc::downgrade(self);
+                let known = hash.is_some();
                 self.store.verify(
-                    hash,
+                    hash.unwrap_or_else(|| STAND_IN_HASH.to_owned()),
                     password,
                     Box::new(move |ok| {
                         if let Some(inner) = me.upgrade() {
-                            inner.with(|st| st.login_checked(id, ip, &name, ok));
+                            inner.with(|st| st.login_checked(id, ip, &name, ok && known));
                         }
                     }),
                 );

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use chat_kernel::store::{Account, HistoryRecord, StoreError};
 use chat_kernel::{KernelConfig, Limits, Transport};
 use common::{Chat, DEADLINE, quiet_config};
 use serde_json::json;
@@ -341,4 +342,70 @@ fn a_failed_registration_is_reported_and_frees_the_name() {
     );
     // Nothing was registered: the name is free for a guest.
     assert_eq!(c.ask("login bob"), ["[SYSTEM INFO] - [bob] login to chat."]);
+}
+
+/// A memory store whose history writes wait at a gate: while one waits, the store thread
+/// (which also checks passwords, in order) does nothing else.
+struct Gated {
+    inner: chat_kernel::store::MemoryStore,
+    entered: std::sync::mpsc::Sender<()>,
+    open: std::sync::mpsc::Receiver<()>,
+}
+
+impl chat_kernel::store::Store for Gated {
+    fn load_accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        self.inner.load_accounts()
+    }
+    fn insert_account(&mut self, account: &Account) -> Result<(), StoreError> {
+        self.inner.insert_account(account)
+    }
+    fn append_history(&mut self, records: &[HistoryRecord]) -> Result<(), StoreError> {
+        let _ = self.entered.send(());
+        let _ = self.open.recv_timeout(DEADLINE);
+        self.inner.append_history(records)
+    }
+    fn load_history(&mut self, per_target: usize) -> Result<Vec<HistoryRecord>, StoreError> {
+        self.inner.load_history(per_target)
+    }
+}
+
+#[test]
+fn an_unknown_account_is_refused_only_after_a_password_check_as_a_known_one_is() {
+    // Otherwise the delay of the answer (an Argon2id check against none) tells which names are
+    // registered.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (open, open_rx) = std::sync::mpsc::channel();
+    let store = Gated {
+        inner: Default::default(),
+        entered: entered_tx,
+        open: open_rx,
+    };
+    let chat = Chat::with_store(quiet_config(), Box::new(store));
+    let bob = chat.connect();
+    bob.send("register bob pw");
+    assert_eq!(bob.wait_lines(&chat, 1), ["[INFO] - [bob] registered."]);
+    // Hold the store thread: a message's history write waits at the gate.
+    let talker = chat.login("talker");
+    talker.send("msgall held");
+    entered
+        .recv_timeout(DEADLINE)
+        .expect("the history write reached the store");
+    // One connection each: commands after a login under check wait for it anyway.
+    let clients: Vec<_> = ["nobody", "bob"]
+        .into_iter()
+        .map(|name| {
+            let c = chat.connect();
+            c.send(&format!("login {name} nope"));
+            assert_eq!(
+                c.take(),
+                Vec::<String>::new(),
+                "`login {name} nope` was answered before any password check"
+            );
+            c
+        })
+        .collect();
+    open.send(()).expect("the gate is waiting");
+    for c in clients {
+        assert_eq!(c.wait_lines(&chat, 1), ["[ERROR] - wrong password"]);
+    }
 }

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
+pub(crate) use worker::STAND_IN_HASH;
 pub use worker::{Loaded, StoreWorker};
 
 /// How many lines of history per room (and for `msgall`) the kernel keeps in memory and loads

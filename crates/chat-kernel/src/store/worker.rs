@@ -228,6 +228,13 @@ pub fn hash(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Hash(e.to_string()))
 }
 
+/// A stand-in hash, checked for `login NAME PASSWORD` when NAME has no account, so that login
+/// takes as long as one with a wrong password: otherwise the answer's delay (an Argon2id check,
+/// tens of milliseconds, against none) would tell which names are registered. Made with
+/// [`hash`] (the same parameters as every stored hash: the test
+/// `the_stand_in_hash_costs_what_a_stored_one_does` checks) from a password nobody kept.
+pub const STAND_IN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$zQu5Zyuue21RGwQoc/cB1g$aaetmTXi1O6sck7+br+QjMdSrmmMsP+A9zeTNUyYSq0";
+
 /// Whether `password` matches the PHC string `hash`.
 pub fn verify(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
@@ -251,6 +258,17 @@ mod tests {
         assert!(verify(&h, "hunter2"));
         assert!(!verify(&h, "hunter3"));
         assert!(!verify("garbage", "hunter2"));
+    }
+
+    #[test]
+    fn the_stand_in_hash_costs_what_a_stored_one_does() {
+        let parsed = PasswordHash::new(STAND_IN_HASH).unwrap();
+        let fresh_hash = hash("x").unwrap();
+        let fresh = PasswordHash::new(&fresh_hash).unwrap();
+        assert_eq!(parsed.algorithm, fresh.algorithm);
+        assert_eq!(parsed.version, fresh.version);
+        assert_eq!(parsed.params, fresh.params);
+        assert!(!verify(STAND_IN_HASH, ""));
     }
 
     #[test]
