@@ -27,7 +27,8 @@ pub enum ConsoleEvent {
     Disconnected(String, String),
     /// `[ERROR] - <text>`
     Error(String),
-    /// A raw block of text (the `debug` dump).
+    /// A block of lines (the `debug` dump), each printed with the server's prefix as every
+    /// console line is, so a dump stays attributable when several servers share the console.
     Raw(String),
 }
 
@@ -82,8 +83,11 @@ impl Console {
         let c = self.color;
         let mut out = String::with_capacity(80);
         if let ConsoleEvent::Raw(text) = event {
-            out.push_str(text);
-            if !text.ends_with('\n') {
+            for line in text.lines() {
+                out.push('[');
+                out.push_str(server);
+                out.push_str("] - ");
+                out.push_str(line);
                 out.push('\n');
             }
             return out;
@@ -181,6 +185,19 @@ mod tests {
                 &ConsoleEvent::Disconnected("alice".into(), "send queue full".into())
             ),
             "[x] - [SERVER INFO] - [alice] disconnected: send queue full\n"
+        );
+        console.flush();
+    }
+
+    #[test]
+    fn every_line_of_a_debug_dump_names_its_server() {
+        let console = Console::stdout(false);
+        assert_eq!(
+            console.format(
+                "tokio_chat",
+                &ConsoleEvent::Raw("registry: 1 connections\n  #1 alice\n".into())
+            ),
+            "[tokio_chat] - registry: 1 connections\n[tokio_chat] -   #1 alice\n"
         );
         console.flush();
     }
