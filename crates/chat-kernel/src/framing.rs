@@ -26,6 +26,14 @@ const SB: u8 = 0xFA;
 const SE: u8 = 0xF0;
 const WILL: u8 = 0xFB;
 const DONT: u8 = 0xFE;
+/// The lowest telnet command byte (`SE`): after `IAC`, a byte below it is no command.
+const FIRST_COMMAND: u8 = SE;
+
+/// The most bytes a subnegotiation may hold before the stripper gives up on it. The server
+/// agrees to no telnet option, so a conforming client sends none; real ones (window size,
+/// terminal type) are a few bytes to a few dozen. A client that opens one and never ends it
+/// must not have everything it sends afterwards swallowed.
+const SUB_MAX: u8 = 64;
 
 /// Where the telnet command stripper is within an `IAC` sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +44,10 @@ enum Telnet {
     Iac,
     /// Saw `IAC WILL|WONT|DO|DONT`; the option byte comes next.
     Option,
-    /// Inside `IAC SB ... IAC SE`.
-    Sub,
+    /// Inside `IAC SB ... IAC SE`, with this many bytes of it seen.
+    Sub(u8),
     /// Saw `IAC` inside a subnegotiation.
-    SubIac,
+    SubIac(u8),
 }
 
 /// Splits a TCP byte stream into lines, stripping telnet negotiation.
@@ -74,10 +82,14 @@ impl LineDecoder {
     pub fn feed(&mut self, mut data: &[u8], mut on_input: impl FnMut(Input<'_>)) {
         while let Some(&first) = data.first() {
             if self.telnet != Telnet::Data || first == IAC {
-                // Part of a telnet sequence: never chat data.
-                self.telnet = self.telnet.step(first).0;
-                data = &data[1..];
-                continue;
+                let (next, is_data) = self.telnet.step(first);
+                self.telnet = next;
+                if !is_data {
+                    // Part of a telnet sequence: never chat data.
+                    data = &data[1..];
+                    continue;
+                }
+                // The byte ended a sequence without being part of it (`first` is no `IAC`).
             }
             let end = memchr::memchr2(b'\n', IAC, data).unwrap_or(data.len());
             let run = &data[..end];
@@ -142,14 +154,21 @@ impl Telnet {
         let next = match (self, byte) {
             (Telnet::Data, IAC) => Telnet::Iac,
             (Telnet::Data, _) => return (Telnet::Data, true),
-            (Telnet::Iac, SB) => Telnet::Sub,
+            // A stray 0xFF (no telnet client's: the next byte is no command) is dropped, and
+            // the byte after it is text, not swallowed.
+            (Telnet::Iac, ..FIRST_COMMAND) => return (Telnet::Data, true),
+            (Telnet::Iac, SB) => Telnet::Sub(0),
             (Telnet::Iac, WILL..=DONT) => Telnet::Option,
             // `IAC IAC` is a literal 0xFF, never valid UTF-8 text: dropped with the rest.
             (Telnet::Iac, _) | (Telnet::Option, _) => Telnet::Data,
-            (Telnet::Sub, IAC) => Telnet::SubIac,
-            (Telnet::Sub, _) => Telnet::Sub,
-            (Telnet::SubIac, SE) => Telnet::Data,
-            (Telnet::SubIac, _) => Telnet::Sub,
+            (Telnet::Sub(n), IAC) => Telnet::SubIac(n),
+            // A subnegotiation never left open: a line end, or more than a real one holds,
+            // ends it, and that byte is text again.
+            (Telnet::Sub(_), b'\n') => return (Telnet::Data, true),
+            (Telnet::Sub(n), _) if n >= SUB_MAX => return (Telnet::Data, true),
+            (Telnet::Sub(n), _) => Telnet::Sub(n + 1),
+            (Telnet::SubIac(_), SE) => Telnet::Data,
+            (Telnet::SubIac(n), _) => Telnet::Sub(n.saturating_add(1)),
         };
         (next, false)
     }
@@ -353,6 +372,32 @@ mod tests {
         data.extend_from_slice(&[0xFF, 0xFA, 0x1F, 0x00, 0x50, 0x00, 0x18, 0xFF, 0xF0]);
         data.extend_from_slice(&[0xFF, 0xF1, b'!', b'\n']);
         assert_eq!(decode(100, &[&data[..4], &data[4..]]), ["line:hi!"]);
+    }
+
+    #[test]
+    fn a_stray_iac_does_not_swallow_the_next_byte() {
+        // 0xFF before a byte that is no telnet command: dropped, the byte kept.
+        assert_eq!(decode(100, &[b"\xffwhoami\n"]), ["line:whoami"]);
+        assert_eq!(decode(100, &[b"a\xff", b"\nb\n"]), ["line:a", "line:b"]);
+    }
+
+    #[test]
+    fn a_subnegotiation_left_open_ends_at_a_line_end_or_its_limit() {
+        // `IAC SB TTYPE` never ended: what follows up to the line end is lost, not the rest.
+        assert_eq!(
+            decode(100, &[b"\xff\xfa\x18whoami\n", b"next\n"]),
+            ["line:", "line:next"]
+        );
+        // Without a line end, at most SUB_MAX bytes are taken for it.
+        let mut data = vec![IAC, SB];
+        data.extend(std::iter::repeat_n(b'x', usize::from(SUB_MAX) + 6));
+        data.push(b'\n');
+        assert_eq!(decode(100, &[&data]), ["line:xxxxxx"]);
+        // A closed one of that size is stripped whole.
+        let mut data = vec![IAC, SB];
+        data.extend(std::iter::repeat_n(b'x', usize::from(SUB_MAX)));
+        data.extend_from_slice(&[IAC, SE, b'o', b'k', b'\n']);
+        assert_eq!(decode(100, &[&data]), ["line:ok"]);
     }
 
     #[test]
