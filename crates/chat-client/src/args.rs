@@ -17,12 +17,22 @@ pub struct ClientArgs {
     /// Register the account (--name, --password) before logging in; an existing account is fine.
     #[arg(long, requires_all = ["name", "password"])]
     pub register: bool,
-    /// Join these rooms after logging in (repeatable: `--join '#rust' --join '#go'`).
-    #[arg(long, value_name = "#ROOM")]
+    /// Join these rooms after logging in (repeatable: `--join '#rust' --join go`; the `#`,
+    /// which a shell takes for a comment unquoted, may be left out).
+    #[arg(long, value_name = "#ROOM", value_parser = room_arg)]
     pub join: Vec<String>,
     /// Longest wait between two reconnection attempts, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub max_backoff: u64,
+}
+
+/// A `--join` value as a room name: `#` added when left out.
+fn room_arg(room: &str) -> Result<String, String> {
+    Ok(if room.starts_with('#') {
+        room.to_owned()
+    } else {
+        format!("#{room}")
+    })
 }
 
 /// Where the client connects, and how.
@@ -153,6 +163,8 @@ mod tests {
         assert_eq!(cli.args.addr, "ws://h:1");
         assert_eq!(cli.args.name.as_deref(), Some("alice"));
         assert_eq!(cli.args.join, vec!["#a".to_string()]);
+        let cli = Cli::try_parse_from(["client", "--join", "rust", "--join", "#go"]).unwrap();
+        assert_eq!(cli.args.join, ["#rust", "#go"], "the # may be left out");
         assert!(Cli::try_parse_from(["client", "--register", "--name", "a"]).is_err());
     }
 }
