@@ -274,7 +274,7 @@ impl Display for LoadReport {
         if let Some(s) = &self.server {
             write!(
                 f,
-                "\nserver CPU       {:.1} ms{} (pid {}; user {:.0} ms, system {:.0} ms){}",
+                "\nserver CPU       {:.1} ms{} (pid {}; user {:.0} ms, system {:.0} ms, in 10 ms ticks){}",
                 s.cpu_ms,
                 if s.cpu_precise { "" } else { " (10 ms ticks)" },
                 s.pid,
@@ -389,7 +389,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("83 ns per delivery"), "{text}");
-        assert!(text.contains("user 1 ms, system 2 ms"), "{text}");
+        assert!(
+            text.contains("user 1 ms, system 2 ms, in 10 ms ticks"),
+            "{text}"
+        );
         let json = serde_json::to_string(&r).unwrap();
         let back: LoadReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
