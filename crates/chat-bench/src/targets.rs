@@ -44,6 +44,9 @@ type Value = Box<dyn Fn(&ServerResult) -> Option<f64>>;
 /// Whether a server's value meets a row's target.
 type Met = Box<dyn Fn(&ServerResult, f64) -> bool>;
 
+/// What a cell adds after its mark, if anything (the spread of a share over the rounds).
+type Detail = Box<dyn Fn(&ServerResult) -> Option<String>>;
+
 /// One row: what it measures, its bound, how a value is shown.
 struct Row {
     label: String,
@@ -51,6 +54,7 @@ struct Row {
     value: Value,
     met: Met,
     show: fn(f64) -> String,
+    detail: Option<Detail>,
 }
 
 fn cpu(l: &Option<LoadReport>) -> Option<f64> {
@@ -87,6 +91,7 @@ fn row(
         value: Box::new(value),
         met: Box::new(move |_, v| met(v)),
         show,
+        detail: None,
     }
 }
 
@@ -159,6 +164,7 @@ fn rows(out: &SuiteResults) -> Vec<Row> {
             value: Box::new(|s| Some(s.idle.as_ref()?.rss_per_connection_bytes? / 1024.0)),
             met: Box::new(|s, v| v <= if is_ws(&s.server) { 8.0 } else { 2.0 }),
             show: |v| format!("{v:.2} KiB"),
+            detail: None,
         },
         row(
             format!("{idle} idle connections held"),
@@ -221,8 +227,9 @@ fn share_row(
     fan_out: bool,
     bound: f64,
 ) -> Row {
+    let spread_ircd = Rc::clone(ircd);
     let ircd = Rc::clone(ircd);
-    row(
+    let mut row = row(
         label,
         applies,
         move |s| {
@@ -232,7 +239,13 @@ fn share_row(
         },
         move |v| v <= bound,
         percent,
-    )
+    );
+    // The rounds' spread, so a reader sees how far a mark is from the other side of the line.
+    row.detail = Some(Box::new(move |s| {
+        let (low, high) = spread(sending(s, fan_out).0, sending(&spread_ircd, fan_out).0)?;
+        Some(format!(" ({low:.0}-{high:.0}%)"))
+    }));
+    row
 }
 
 /// A server's CPU per delivery as a share of InspIRCd's, in percent: the median over the
@@ -240,16 +253,27 @@ fn share_row(
 /// moves within a suite), the lower middle one of an even count. `None` without a round in
 /// which both were measured.
 fn share(mine: &[Option<f64>], theirs: &[Option<f64>]) -> Option<f64> {
+    let ratios = ratios(mine, theirs);
+    (!ratios.is_empty()).then(|| ratios[(ratios.len() - 1) / 2])
+}
+
+/// The lowest and the highest of the rounds' ratios (see [`share`]), with two rounds or more.
+fn spread(mine: &[Option<f64>], theirs: &[Option<f64>]) -> Option<(f64, f64)> {
+    match ratios(mine, theirs).as_slice() {
+        [low, .., high] => Some((*low, *high)),
+        _ => None,
+    }
+}
+
+/// Each round's ratio in percent, of the rounds in which both were measured, in order.
+fn ratios(mine: &[Option<f64>], theirs: &[Option<f64>]) -> Vec<f64> {
     let mut ratios: Vec<f64> = mine
         .iter()
         .zip(theirs)
         .filter_map(|(m, t)| Some(m.as_ref()? / t.as_ref()? * 100.0))
         .collect();
-    if ratios.is_empty() {
-        return None;
-    }
     ratios.sort_by(f64::total_cmp);
-    Some(ratios[(ratios.len() - 1) / 2])
+    ratios
 }
 
 /// The same from the median runs alone, for results written before the suite kept each
@@ -285,7 +309,8 @@ pub fn table(out: &SuiteResults) -> Option<String> {
             match (row.value)(s) {
                 Some(v) => {
                     let mark = if (row.met)(s, v) { "✓" } else { "✗" };
-                    let _ = write!(t, " {} {mark} |", (row.show)(v));
+                    let detail = row.detail.as_ref().and_then(|d| d(s)).unwrap_or_default();
+                    let _ = write!(t, " {} {mark}{detail} |", (row.show)(v));
                 }
                 None => t.push_str(" - |"),
             }
@@ -294,7 +319,8 @@ pub fn table(out: &SuiteResults) -> Option<String> {
     }
     t.push_str(
         "\n✓ met, ✗ not met, by the median run (nothing lost: by every run; the shares of \
-         InspIRCd's cost: the median of the rounds' ratios).\n",
+         InspIRCd's cost: the median of the rounds' ratios, their lowest and highest in \
+         brackets).\n",
     );
     Some(t)
 }
@@ -380,6 +406,29 @@ mod tests {
         assert_eq!(share(&[Some(100.0), None, Some(90.0)], &theirs), Some(50.0));
         assert_eq!(share(&[None], &[Some(1.0)]), None);
         assert_eq!(share(&[], &[]), None);
+        assert_eq!(spread(&mine, &theirs), Some((50.0, 90.0)));
+        assert_eq!(
+            spread(&mine[..1], &theirs[..1]),
+            None,
+            "one round has no spread"
+        );
+    }
+
+    #[test]
+    fn a_share_shows_the_spread_of_its_rounds() {
+        let mut r = sample_results();
+        let mut ircd = r.servers[0].clone();
+        ircd.server = INSPIRCD.into();
+        ircd.idle = None;
+        ircd.all_send_ns_by_round = vec![Some(200.0), Some(220.0), Some(250.0)];
+        ircd.fan_out_ns_by_round = vec![Some(600.0); 3];
+        r.servers[0].all_send_ns_by_round = vec![Some(120.0), Some(110.0), Some(150.0)];
+        r.servers[0].fan_out_ns_by_round = vec![Some(300.0); 3];
+        r.servers.push(ircd);
+        let t = table(&r).unwrap();
+        // Rounds: 60%, 50%, 60%: the median 60%, from 50 to 60.
+        assert!(t.contains("(120 of 190 ns) | 60% ✓ (50-60%) | |"), "{t}");
+        assert!(t.contains("(350 of 600 ns) | 50% ✓ (50-50%) | |"), "{t}");
     }
 
     #[test]
