@@ -267,6 +267,18 @@ mod tests {
         out
     }
 
+    /// The server went away (the first failed attempt).
+    fn lose_connection(m: &mut Model, tx: &UnboundedSender<Outgoing>) {
+        handle_net(
+            NetEvent::Disconnected {
+                attempt: 1,
+                reason: "the server closed the connection".into(),
+            },
+            m,
+            tx,
+        );
+    }
+
     fn args(extra: &[&str]) -> ClientArgs {
         use clap::Parser;
         #[derive(clap::Parser)]
@@ -397,14 +409,7 @@ mod tests {
             &mut m,
             &tx,
         );
-        handle_net(
-            NetEvent::Disconnected {
-                attempt: 1,
-                reason: "the server closed the connection".into(),
-            },
-            &mut m,
-            &tx,
-        );
+        lose_connection(&mut m, &tx);
         type_line("lost words", &mut m, &mut e, &tx);
         assert!(
             sent(&mut rx).is_empty(),
@@ -441,14 +446,7 @@ mod tests {
             &mut m,
             &tx,
         );
-        handle_net(
-            NetEvent::Disconnected {
-                attempt: 1,
-                reason: "the server closed the connection".into(),
-            },
-            &mut m,
-            &tx,
-        );
+        lose_connection(&mut m, &tx);
         handle_net(NetEvent::Connected, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["login gg pw"]);
     }

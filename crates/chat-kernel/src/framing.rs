@@ -162,7 +162,7 @@ impl Telnet {
             // `IAC IAC` is a literal 0xFF, never valid UTF-8 text: dropped with the rest.
             (Telnet::Iac, _) | (Telnet::Option, _) => Telnet::Data,
             (Telnet::Sub(n), IAC) => Telnet::SubIac(n),
-            // A subnegotiation never left open: a line end, or more than a real one holds,
+            // A subnegotiation is never left open: a line end, or more than a real one holds,
             // ends it, and that byte is text again.
             (Telnet::Sub(_), b'\n') => return (Telnet::Data, true),
             (Telnet::Sub(n), _) if n >= SUB_MAX => return (Telnet::Data, true),
