@@ -1,15 +1,23 @@
 //! The name rules of PROTOCOL.md section 2, and the case-folded keys that make names unique.
 
+use icu_properties::props::{BinaryProperty as _, DefaultIgnorableCodePoint};
+
 /// Longest user name and longest room name after the `#`, in characters.
 pub const MAX_NAME: usize = 32;
 
 /// Whether `name` is a valid user name: 1 to 32 characters, no whitespace or control
 /// characters, not starting with `#` or `/`.
+///
+/// Our choice beyond the contract: no invisible characters either (Unicode's
+/// Default_Ignorable_Code_Point: zero-width spaces and joiners, direction overrides, variation
+/// selectors, fillers), or `ali\u{200B}ce` would be a second user who looks like `alice`.
 pub fn valid_user(name: &str) -> bool {
     let count = name.chars().count();
     (1..=MAX_NAME).contains(&count)
         && !name.starts_with(['#', '/'])
-        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || DefaultIgnorableCodePoint::for_char(c))
 }
 
 /// Whether `room` is a valid room name: `#` then 1 to 32 ASCII letters, digits, `-`, `_`, `.`.
@@ -48,6 +56,23 @@ mod tests {
         assert!(!valid_user("a b"));
         assert!(!valid_user("a\tb"));
         assert!(!valid_user("a\u{85}"));
+        // Invisible: zero-width space, zero-width joiner, right-to-left override, soft hyphen,
+        // Hangul filler, a variation selector, a tag.
+        for c in [
+            '\u{200B}',
+            '\u{200D}',
+            '\u{202E}',
+            '\u{AD}',
+            '\u{3164}',
+            '\u{FE0F}',
+            '\u{E0041}',
+        ] {
+            assert!(!valid_user(&format!("ali{c}ce")), "{:?}", c);
+        }
+        assert!(
+            valid_user("zoë-日本-😀"),
+            "visible letters and symbols of any script"
+        );
         assert_eq!(user_key("ÁLICE"), user_key("álice"));
     }
 

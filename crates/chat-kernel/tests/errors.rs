@@ -133,6 +133,9 @@ fn invalid_username() {
         "register #a pw",
         "register /a pw",
         "login #a pw",
+        // Our choice: invisible characters would make a second `alice` that looks the same.
+        "login ali\u{200B}ce",
+        "register ali\u{202E}ce pw",
     ] {
         expect_error(&anon, line, "invalid username", "invalid_username");
     }
