@@ -33,7 +33,7 @@ pub struct LoadArgs {
     /// Server to load: `host:port` or `tcp://host:port` (TCP), `ws://host:port[/path]` (WebSocket).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub target: String,
-    /// Number of clients that connect and log in.
+    /// Number of clients that connect and log in (at most 100,000).
     #[arg(long, default_value_t = 100)]
     pub clients: usize,
     /// How many of the clients send (the first S); default: all of them.
@@ -42,17 +42,20 @@ pub struct LoadArgs {
     /// Messages each sender sends (`msgall`).
     #[arg(long, default_value_t = 100)]
     pub messages: u32,
-    /// Total send rate over all senders, messages per second; 0 = as fast as the window allows.
+    /// Total send rate over all senders, messages per second (at least 0.001); 0 = as fast as
+    /// the window allows.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
     /// Messages each sender keeps in flight (a message is in flight until some other client
     /// received it); 0 = no limit.
     #[arg(long, default_value_t = 1)]
     pub window: u32,
-    /// Size of each message text in bytes (at least the 45-byte header it carries).
+    /// Size of each message text in bytes (at least the 45-byte header it carries, at most
+    /// 1 MiB).
     #[arg(long, default_value_t = 64)]
     pub payload_size: usize,
-    /// Every run ends after this many seconds, finished or not (connecting included).
+    /// Every run ends after this many seconds, finished or not (connecting included; at most a
+    /// day), and sooner once every client has lost its connection.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
     /// Print the report as one JSON line.

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::args::LoadArgs;
 use crate::client::idle_client;
 use crate::error::BenchError;
-use crate::load::{check_prefix, collect_logins, reasons};
+use crate::load::{check_common, check_count, collect_logins, reasons};
 use crate::protocol::Protocol;
 use crate::report::IdleReport;
 use crate::shared::{ClientConfig, Phase};
@@ -48,12 +48,8 @@ impl IdleConfig {
         if connections == 0 {
             return Err(BenchError::Config("--idle must be at least 1".into()));
         }
-        if a.timeout == 0 {
-            return Err(BenchError::Config(
-                "--timeout must be at least 1 second".into(),
-            ));
-        }
-        check_prefix(&a.name_prefix)?;
+        check_count("--idle", connections)?;
+        check_common(a)?;
         if a.protocol == Protocol::Irc {
             return Err(BenchError::Config(
                 "--idle speaks only our protocol: --protocol irc is for load runs".into(),

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::args::LoadArgs;
 use crate::client::{ClientStats, load_client};
 use crate::error::BenchError;
+use crate::payload::HEADER_LEN;
 use crate::report::{Latency, LoadReport, ServerStats};
 use crate::shared::{ClientConfig, LoadShared, Login, Phase};
 use crate::sys;
@@ -64,17 +65,13 @@ impl LoadConfig {
                 a.clients
             )));
         }
-        if !(a.rate.is_finite() && a.rate >= 0.0) {
-            return Err(BenchError::Config(
-                "--rate must be 0 or a positive number".into(),
-            ));
+        check_count("--clients", a.clients)?;
+        if !(a.rate.is_finite() && (a.rate == 0.0 || a.rate >= MIN_RATE)) {
+            return Err(BenchError::Config(format!(
+                "--rate must be 0 (as fast as the window allows) or at least {MIN_RATE} messages a second"
+            )));
         }
-        if a.timeout == 0 {
-            return Err(BenchError::Config(
-                "--timeout must be at least 1 second".into(),
-            ));
-        }
-        check_prefix(&a.name_prefix)?;
+        check_common(a)?;
         let target = Target::parse(&a.target)?;
         if a.protocol == Protocol::Irc {
             check_irc(&target, a.clients, &a.name_prefix)?;
@@ -86,7 +83,8 @@ impl LoadConfig {
             messages: a.messages,
             rate: a.rate,
             window: a.window,
-            payload_size: a.payload_size,
+            // What is sent: a payload never holds less than its header.
+            payload_size: a.payload_size.max(HEADER_LEN),
             timeout: Duration::from_secs(a.timeout),
             server_pid: a.server_pid,
             allow_remote: a.allow_remote,
@@ -118,6 +116,46 @@ fn check_irc(target: &Target, clients: usize, prefix: &str) -> Result<(), BenchE
         )));
     }
     Ok(())
+}
+
+/// The most clients (or idle connections) one run opens: each is a socket and a task, and a
+/// count nobody could mean (a typo, `--clients 4294967295`) must be an error, not gigabytes
+/// of tasks spawned before the deadline is looked at.
+pub const MAX_CLIENTS: usize = 100_000;
+
+/// The longest `--timeout`, in seconds (a day).
+pub const MAX_TIMEOUT: u64 = 86_400;
+
+/// The largest `--payload-size`: far past any server's line limit (ours: 4 KiB over TCP, 64 KiB
+/// a WebSocket message), so a run can still test one, without allocating what a typo asks for.
+pub const MAX_PAYLOAD: usize = 1 << 20;
+
+/// The lowest nonzero `--rate`, messages a second (one every 1,000 s: far past any run).
+pub const MIN_RATE: f64 = 0.001;
+
+/// Checks a count of connections against [`MAX_CLIENTS`].
+pub fn check_count(option: &str, count: usize) -> Result<(), BenchError> {
+    if count > MAX_CLIENTS {
+        return Err(BenchError::Config(format!(
+            "{option} {count} is more than {MAX_CLIENTS}, the most one run opens"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks what load and idle runs share: the timeout, the payload size, the name prefix.
+pub fn check_common(a: &LoadArgs) -> Result<(), BenchError> {
+    if !(1..=MAX_TIMEOUT).contains(&a.timeout) {
+        return Err(BenchError::Config(format!(
+            "--timeout must be 1 to {MAX_TIMEOUT} seconds"
+        )));
+    }
+    if a.payload_size > MAX_PAYLOAD {
+        return Err(BenchError::Config(format!(
+            "--payload-size must be at most {MAX_PAYLOAD} bytes"
+        )));
+    }
+    check_prefix(&a.name_prefix)
 }
 
 /// Checks a login name prefix: non-empty, short, and a valid start of a chat name.
@@ -239,14 +277,19 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     let cpu0 = sys::own_cpu();
     let start = Instant::now();
     let _ = phase_tx.send(Phase::Run);
-    let timed_out = loop {
+    let (timed_out, all_disconnected) = loop {
         let notified = sh.progress.notified();
         if sh.complete(tally.ready_below) {
-            break false;
+            break (false, false);
+        }
+        // With every connection gone nothing more can arrive (and the senders may wait on
+        // windows nobody will free): the run is over, not to be waited out to `--timeout`.
+        if sh.lost() >= tally.ready {
+            break (false, true);
         }
         tokio::select! {
             () = notified => {}
-            () = tokio::time::sleep_until(deadline) => break true,
+            () = tokio::time::sleep_until(deadline) => break (true, false),
         }
     };
     let end = Instant::now();
@@ -269,6 +312,7 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         rate: cfg.rate,
         payload_size: cfg.payload_size,
         timed_out,
+        all_disconnected,
         connect_login_s: connect_login.as_secs_f64(),
         connect_login_max_ms: tally.slowest.as_secs_f64() * 1e3,
         bench_cpu_ms: cpu1.saturating_sub(cpu0).as_secs_f64() * 1e3,
@@ -403,10 +447,42 @@ mod tests {
                 target: "nope".into(),
                 ..args()
             },
+            // Past what any run means: each would allocate or overflow before the deadline.
+            LoadArgs {
+                clients: MAX_CLIENTS + 1,
+                senders: Some(1),
+                ..args()
+            },
+            LoadArgs {
+                timeout: MAX_TIMEOUT + 1,
+                ..args()
+            },
+            LoadArgs {
+                timeout: u64::MAX,
+                ..args()
+            },
+            LoadArgs {
+                payload_size: MAX_PAYLOAD + 1,
+                ..args()
+            },
+            LoadArgs {
+                rate: 1e-20,
+                ..args()
+            },
         ];
         for a in bad {
             assert!(LoadConfig::from_args(&a).is_err(), "{a:?}");
         }
+        // At the bounds, and a payload below its header, which is what is sent (and reported).
+        let edge = LoadArgs {
+            clients: MAX_CLIENTS,
+            timeout: MAX_TIMEOUT,
+            payload_size: 0,
+            rate: MIN_RATE,
+            ..args()
+        };
+        let c = LoadConfig::from_args(&edge).unwrap();
+        assert_eq!(c.payload_size, HEADER_LEN);
     }
 
     #[test]

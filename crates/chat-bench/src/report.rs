@@ -115,6 +115,10 @@ pub struct LoadReport {
     pub errors: BTreeMap<String, u64>,
     /// The run hit `--timeout` before every delivery arrived.
     pub timed_out: bool,
+    /// The run ended early because every client had lost its connection (nothing more could
+    /// arrive), before every delivery did.
+    #[serde(default)]
+    pub all_disconnected: bool,
     /// Wall time to connect and log in every client, s.
     pub connect_login_s: f64,
     /// Slowest single client connect + login, ms.
@@ -243,7 +247,13 @@ impl Display for LoadReport {
             } else {
                 String::new()
             },
-            if self.timed_out { " (TIMED OUT)" } else { "" }
+            if self.timed_out {
+                " (TIMED OUT)"
+            } else if self.all_disconnected {
+                " (EVERY CLIENT DISCONNECTED)"
+            } else {
+                ""
+            }
         )?;
         if !self.disconnected.is_empty() {
             writeln!(f, "  disconnected   {}", counts(&self.disconnected))?;

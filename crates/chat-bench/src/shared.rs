@@ -109,6 +109,8 @@ pub struct LoadShared {
     received_alive: AtomicU64,
     /// Logged-in clients still connected.
     alive: AtomicUsize,
+    /// Logged-in clients that lost their connection (only grows).
+    lost: AtomicUsize,
     /// Messages the server answered with an error instead of broadcasting.
     rejected: AtomicU64,
     /// Senders that finished (or gave up).
@@ -158,6 +160,7 @@ impl LoadShared {
             sent: AtomicU64::new(0),
             received_alive: AtomicU64::new(0),
             alive: AtomicUsize::new(0),
+            lost: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
             senders_done: AtomicUsize::new(0),
             target: AtomicU64::new(u64::MAX),
@@ -256,11 +259,17 @@ impl LoadShared {
         self.alive.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Logged-in clients that lost their connection during the run.
+    pub fn lost(&self) -> usize {
+        self.lost.load(Ordering::Acquire)
+    }
+
     /// A logged-in client lost its connection after receiving `received` deliveries.
     pub fn client_lost(&self, received: u64) {
         // Received first, then alive: the coordinator never sees a too-small expectation.
         self.received_alive.fetch_sub(received, Ordering::AcqRel);
         self.alive.fetch_sub(1, Ordering::AcqRel);
+        self.lost.fetch_add(1, Ordering::AcqRel);
         self.progress.notify_one();
     }
 

@@ -35,6 +35,8 @@ struct Faults {
     mute: bool,
     /// Every n-th `msgall` (counted over all senders) gets `[ERROR] - too many requests`.
     refuse_every: Option<usize>,
+    /// A `msgall` closes its sender's connection, undelivered.
+    hang_up: bool,
 }
 
 #[derive(Default)]
@@ -67,7 +69,7 @@ impl Fake {
         line: &str,
         name: &mut Option<String>,
         tx: &mpsc::UnboundedSender<String>,
-    ) {
+    ) -> bool {
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         match word {
             "format" => {
@@ -98,6 +100,7 @@ impl Fake {
                     let _ = tx.send("[ERROR] - First login!".into());
                 }
                 Some(_) if self.faults.mute => {}
+                Some(_) if self.faults.hang_up => return false,
                 Some(_)
                     if self.faults.refuse_every.is_some_and(|n| {
                         (self.msgalls.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(n)
@@ -129,6 +132,7 @@ impl Fake {
                 let _ = tx.send("[ERROR] - unknown command".into());
             }
         }
+        true
     }
 
     fn leave(&self, id: usize, name: Option<String>) {
@@ -179,8 +183,8 @@ async fn serve_tcp(fake: Arc<Fake>, stream: TcpStream) {
     let mut lines = BufReader::new(r).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let line = line.trim();
-        if !line.is_empty() {
-            fake.handle(id, line, &mut name, &tx);
+        if !line.is_empty() && !fake.handle(id, line, &mut name, &tx) {
+            break;
         }
     }
     fake.leave(id, name);
@@ -207,12 +211,12 @@ async fn serve_ws(fake: Arc<Fake>, stream: TcpStream) {
     });
     let _ = tx.send(GREETING.into());
     let mut name = None;
-    while let Some(Ok(msg)) = stream.next().await {
+    'frames: while let Some(Ok(msg)) = stream.next().await {
         if let Message::Text(text) = msg {
             for line in text.as_str().split('\n') {
                 let line = line.trim();
-                if !line.is_empty() {
-                    fake.handle(id, line, &mut name, &tx);
+                if !line.is_empty() && !fake.handle(id, line, &mut name, &tx) {
+                    break 'frames;
                 }
             }
         }
@@ -403,6 +407,27 @@ async fn lost_deliveries_are_reported_and_the_run_ends_by_timeout() {
     assert_eq!(r.deliveries_received, 40);
     assert_eq!(r.deliveries_lost, 20);
     assert!(r.to_string().contains("20 lost (TIMED OUT)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_clients_all_lost_their_connection_ends_then() {
+    let addr = start(
+        false,
+        Faults {
+            hang_up: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    // A timeout the run must not wait for: with every connection gone nothing can arrive.
+    let mut cfg = load_config(&addr.to_string(), 3, 3, 10);
+    cfg.timeout = Duration::from_secs(600);
+    let r = run_load(&cfg).await.unwrap();
+    assert!(r.all_disconnected && !r.timed_out, "{r}");
+    assert_eq!(r.sent, 3, "one message each, then the hang-up: {r}");
+    assert_eq!(r.disconnected.values().sum::<usize>(), 3, "{r}");
+    assert_eq!(r.deliveries_received, 0);
+    assert!(r.to_string().contains("(EVERY CLIENT DISCONNECTED)"), "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
