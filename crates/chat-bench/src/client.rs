@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::conn::{self, LineSink, Reader, Writer};
 use crate::irc;
 use crate::line::{Reply, classify, strip_ansi};
+use crate::load::MAX_TIMEOUT;
 use crate::payload::Payload;
 use crate::protocol::Protocol;
 use crate::shared::{ClientConfig, LoadShared, Login, Phase};
@@ -377,7 +378,18 @@ async fn send_loop(
     }
     let start = Instant::now();
     let period = (sh.rate > 0.0).then(|| Duration::from_secs_f64(sh.senders as f64 / sh.rate));
-    let due = |seq: u32| period.map(|p| start + p * seq);
+    // Each sender starts its share of a period after the one before it, so that together they
+    // send at the total rate from the first message on, not all at once at the start. A time
+    // past any run (the options' bounds make it far-fetched) is a day away: after its timeout.
+    let offset = period.map(|p| p.mul_f64(id as f64 / sh.senders as f64));
+    let due = |seq: u32| {
+        let (p, offset) = (period?, offset?);
+        Some(
+            p.checked_mul(seq)
+                .and_then(|d| start.checked_add(offset + d))
+                .unwrap_or(start + Duration::from_secs(MAX_TIMEOUT)),
+        )
+    };
     let window = if sh.window > 0 {
         sh.window_of(id)
     } else {

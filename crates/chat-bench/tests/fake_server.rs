@@ -313,6 +313,19 @@ async fn rate_spreads_the_messages_over_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_is_the_total_from_the_first_message_on() {
+    let addr = start(false, Faults::default()).await;
+    // 10 senders, one message each, 20 a second in all: the last is due after 450 ms. (All of
+    // them at the start would end the run in a few milliseconds.)
+    let mut cfg = load_config(&addr.to_string(), 10, 10, 1);
+    cfg.rate = 20.0;
+    cfg.window = 0;
+    let r = run_load(&cfg).await.unwrap();
+    assert_eq!(r.deliveries_received, 100, "{r}");
+    assert!(r.duration_s >= 0.44, "the senders started together: {r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_the_server_refuses_are_counted_with_the_reason() {
     let addr = start(
         false,
