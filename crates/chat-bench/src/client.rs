@@ -318,7 +318,10 @@ pub async fn load_client(
                 () = &mut stop => break None,
                 r = reader.read_batch(&mut recv) => match r {
                     Ok(true) => {}
-                    Ok(false) => break Some("closed by server".to_string()),
+                    Ok(false) => break Some(match reader.close_reason() {
+                        Some(close) => format!("closed by server ({close})"),
+                        None => "closed by server".to_string(),
+                    }),
                     Err(e) => break Some(e.to_string()),
                 },
             }

@@ -209,6 +209,16 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// What the server's WebSocket close frame said (`1009 message too big`), once one came.
+    pub fn close_reason(&self) -> Option<&str> {
+        match self {
+            Reader::Tcp(_) => None,
+            Reader::Ws(ws) => ws.close(),
+        }
+    }
+}
+
 impl TcpReader {
     async fn read_batch(&mut self, sink: &mut impl LineSink) -> Result<bool, ConnError> {
         if self.buf.fill(&mut self.half, 0).await? == 0 {

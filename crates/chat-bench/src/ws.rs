@@ -123,6 +123,7 @@ pub(crate) fn split(stream: TcpStream, buf: ReadBuf) -> (WsReader, Arc<Mutex<Out
         replies: Vec::new(),
         out: Arc::clone(&out),
         closed: false,
+        close: None,
     };
     (reader, out)
 }
@@ -150,9 +151,29 @@ pub struct WsReader {
     out: Arc<Mutex<Outgoing>>,
     /// The server sent a close frame, or the stream ended.
     closed: bool,
+    /// The status code and reason of the server's close frame, as the report shows them.
+    close: Option<String>,
+}
+
+/// `1009 message too big` from a close frame's payload (status code, then a UTF-8 reason);
+/// `None` for a close without a status.
+fn close_description(payload: &[u8]) -> Option<String> {
+    let (code, reason) = payload.split_first_chunk::<2>()?;
+    let code = u16::from_be_bytes(*code);
+    let reason = String::from_utf8_lossy(reason);
+    Some(if reason.is_empty() {
+        code.to_string()
+    } else {
+        format!("{code} {reason}")
+    })
 }
 
 impl WsReader {
+    /// The status code and reason of the server's close frame, once one came.
+    pub fn close(&self) -> Option<&str> {
+        self.close.as_deref()
+    }
+
     /// Waits for at least one text message (or the close), and hands every complete text
     /// message the buffer holds to `sink` as one batch.
     ///
@@ -260,6 +281,7 @@ impl WsReader {
                     // Echo the status code (the first two bytes), not the reason.
                     let code = payload.get(..2).unwrap_or(&[]);
                     push_frame(&mut self.replies, OpCode::Control(Control::Close), code);
+                    self.close = close_description(payload);
                     self.closed = true;
                 }
                 OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => {
@@ -438,11 +460,28 @@ mod tests {
             sink.batches
         );
         assert!(!sink.open);
+        assert_eq!(
+            reader.close_reason(),
+            Some("1000"),
+            "the close is kept for the report"
+        );
         server.await.unwrap();
         assert!(
             !reader.read_batch(&mut sink).await.unwrap(),
             "a closed connection stays closed"
         );
+    }
+
+    #[test]
+    fn a_close_is_described_by_its_code_and_reason() {
+        let mut payload = 1009u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"message too big");
+        assert_eq!(
+            close_description(&payload).as_deref(),
+            Some("1009 message too big")
+        );
+        assert_eq!(close_description(&[0x03, 0xe8]).as_deref(), Some("1000"));
+        assert_eq!(close_description(&[]), None, "a close without a status");
     }
 
     #[tokio::test]
