@@ -48,6 +48,14 @@ struct LoginSink {
     error: Option<String>,
 }
 
+/// How our servers' greeting begins.
+const GREETING_PREFIX: &[u8] = b"[SERVER INFO] - ";
+
+/// The start of a line a server sent, for an error message.
+pub(crate) fn shorten(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).chars().take(60).collect()
+}
+
 impl LineSink for LoginSink {
     fn line(&mut self, line: &[u8]) {
         if self.done || self.error.is_some() {
@@ -62,6 +70,14 @@ impl LineSink for LoginSink {
         if let Reply::Error(e) = reply {
             self.error = Some(String::from_utf8_lossy(e).into_owned());
         } else if !self.greeted {
+            // Our servers greet with a `[SERVER INFO]` line; anything else (an IRC server's
+            // `:irc.local NOTICE ...`) is another protocol, not worth waiting out the timeout.
+            if !text.starts_with(GREETING_PREFIX) {
+                self.error = Some(format!(
+                    "not an async-chat server: it first sent {:?}",
+                    shorten(&text)
+                ));
+            }
             self.greeted = true;
         } else if *text == *self.expect {
             self.done = true;
@@ -526,5 +542,35 @@ pub async fn idle_client(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink() -> LoginSink {
+        LoginSink {
+            expect: b"[SYSTEM INFO] - [a] login to chat.".to_vec(),
+            greeted: false,
+            done: false,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_first_line_that_is_no_greeting_of_ours_names_the_server() {
+        let mut irc = sink();
+        irc.line(b":irc.local NOTICE * :*** Looking up your hostname...");
+        assert!(
+            irc.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("not an async-chat server: it first sent")),
+            "{:?}",
+            irc.error
+        );
+        let mut ours = sink();
+        ours.line(b"\x1b[34m[SERVER INFO]\x1b[0m - Welcome to tokio_chat! Type help for commands.");
+        assert!(ours.greeted && ours.error.is_none(), "{:?}", ours.error);
     }
 }

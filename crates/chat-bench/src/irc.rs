@@ -160,6 +160,15 @@ impl LineSink for LoginSink {
             self.error = Some(String::from_utf8_lossy(e).into_owned());
             return;
         }
+        // An IRC message begins with its `:prefix` or its command; `[SERVER INFO] - ...` is
+        // one of our servers, which would never register this client.
+        if line.starts_with(b"[") {
+            self.error = Some(format!(
+                "not an IRC server: it sent {:?}",
+                crate::client::shorten(line)
+            ));
+            return;
+        }
         if answer_ping(line, &mut self.pongs) {
             return;
         }
@@ -272,6 +281,19 @@ mod tests {
         assert!(!answer_ping(b":irc.local PONG irc.local :x", &mut out));
         assert!(!answer_ping(b"PINGS :x", &mut out));
         assert_eq!(out, b"PONG :irc.local\r\nPONG irc.local :x y\r\n");
+    }
+
+    #[test]
+    fn one_of_our_servers_is_no_irc_server() {
+        let mut sink = LoginSink::new();
+        sink.line(b"[SERVER INFO] - Welcome to tokio_chat! Type help for commands.");
+        assert!(
+            sink.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("not an IRC server: it sent")),
+            "{:?}",
+            sink.error
+        );
     }
 
     #[test]

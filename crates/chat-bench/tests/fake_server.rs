@@ -397,6 +397,23 @@ async fn nothing_listening_is_an_error_naming_the_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn irc_against_one_of_our_servers_fails_at_its_greeting() {
+    let addr = start(false, Faults::default()).await;
+    let mut cfg = common::load_config(&addr.to_string(), Protocol::Irc, 2, 1, 1);
+    // Not to be waited out: the greeting says which protocol the server speaks.
+    cfg.timeout = Duration::from_secs(30);
+    match run_load(&cfg).await.unwrap_err() {
+        BenchError::NoClients(reason) => {
+            assert!(
+                reason.starts_with("2 x server: not an IRC server: it sent \"[SERVER INFO]"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected NoClients, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_deliveries_are_reported_and_the_run_ends_by_timeout() {
     let addr = start(
         false,
@@ -434,7 +451,7 @@ async fn a_run_whose_clients_all_lost_their_connection_ends_then() {
     .await;
     // A timeout the run must not wait for: with every connection gone nothing can arrive.
     let mut cfg = load_config(&addr.to_string(), 3, 3, 10);
-    cfg.timeout = Duration::from_secs(600);
+    cfg.timeout = Duration::from_secs(30);
     let r = run_load(&cfg).await.unwrap();
     assert!(r.all_disconnected && !r.timed_out, "{r}");
     assert_eq!(r.sent, 3, "one message each, then the hang-up: {r}");
