@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::args::LoadArgs;
 use crate::client::idle_client;
 use crate::error::BenchError;
-use crate::load::{check_common, check_count, collect_logins, reasons};
+use crate::load::{check_common, check_count, check_server_pid, collect_logins, reasons, sample};
 use crate::protocol::Protocol;
 use crate::report::IdleReport;
 use crate::shared::{ClientConfig, Phase};
@@ -103,9 +103,9 @@ impl Drop for HeldConnections {
 /// (the suite stops the server first, sparing it a storm of logout broadcasts).
 pub async fn run_idle(cfg: &IdleConfig) -> Result<(IdleReport, HeldConnections), BenchError> {
     let addr = cfg.target.resolve(cfg.allow_remote).await?;
-    let sample = |pid: u32| {
-        sys::sample_process(pid).map_err(|e| BenchError::Config(format!("--server-pid {pid}: {e}")))
-    };
+    if let Some(pid) = cfg.server_pid {
+        check_server_pid(pid, addr.port())?;
+    }
     let _ = sys::raise_nofile(cfg.connections as u64 + 256);
     let before = cfg.server_pid.map(sample).transpose()?;
     let started = Instant::now();

@@ -213,15 +213,28 @@ pub async fn collect_logins(rx: &mut mpsc::UnboundedReceiver<Login>, below: usiz
 }
 
 /// Samples the server process, mapping failure to a readable error.
-fn sample(pid: u32) -> Result<sys::ProcSample, BenchError> {
+pub(crate) fn sample(pid: u32) -> Result<sys::ProcSample, BenchError> {
     sys::sample_process(pid).map_err(|e| BenchError::Config(format!("--server-pid {pid}: {e}")))
+}
+
+/// Checks that `--server-pid` names a process that listens on the target's `port` (when that
+/// can be told), so that its CPU time and memory are reported as the server's only if they are.
+pub(crate) fn check_server_pid(pid: u32, port: u16) -> Result<(), BenchError> {
+    sample(pid)?;
+    if sys::listens_on(pid, port) == Some(false) {
+        return Err(BenchError::Config(format!(
+            "--server-pid {pid} does not listen on port {port}: give the pid of the server the \
+             target names (its figures would be reported as the server's)"
+        )));
+    }
+    Ok(())
 }
 
 /// Runs one load run and returns its report.
 pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     let addr = cfg.target.resolve(cfg.allow_remote).await?;
     if let Some(pid) = cfg.server_pid {
-        sample(pid)?;
+        check_server_pid(pid, addr.port())?;
     }
     // Raising the limit is best effort: connections beyond it fail and are reported.
     let _ = sys::raise_nofile(cfg.clients as u64 + 256);

@@ -32,6 +32,44 @@ pub fn raise_nofile(wanted: u64) -> io::Result<u64> {
     Ok(new.rlim_cur)
 }
 
+/// Whether process `pid` holds a TCP socket listening on `port` (IPv4 or IPv6), from
+/// `/proc/net/tcp*` and the process's open files; `None` when that cannot be told (nothing
+/// listens there, which the connections will report; another user's process; no `/proc`).
+pub fn listens_on(pid: u32, port: u16) -> Option<bool> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        inodes.extend(listening_inodes(&text, port));
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|link| {
+            link.to_str()
+                .and_then(|l| l.strip_prefix("socket:["))
+                .and_then(|l| l.strip_suffix(']'))
+                .and_then(|inode| inode.parse::<u64>().ok())
+                .is_some_and(|inode| inodes.contains(&inode))
+        })
+    }))
+}
+
+/// The inodes of the sockets a `/proc/net/tcp` table lists as listening (state `0A`) on `port`.
+fn listening_inodes(table: &str, port: u16) -> impl Iterator<Item = u64> + '_ {
+    table.lines().skip(1).filter_map(move |line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields.get(1)?.rsplit(':').next()?;
+        let listening = *fields.get(3)? == "0A";
+        (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
+}
+
 /// User + system CPU time used so far by this process (all threads).
 pub fn own_cpu() -> Duration {
     // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
@@ -156,6 +194,40 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_listening_socket_of_a_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0
+   1: 0100007F:1F40 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1
+   2: 0100007F:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0 100 0 0 10 0
+";
+        // Port 8000 (1F40): the listening socket only, not the connection on the same port.
+        assert_eq!(listening_inodes(table, 8000).collect::<Vec<_>>(), [4242]);
+        assert_eq!(listening_inodes(table, 9).count(), 0);
+    }
+
+    #[test]
+    fn a_process_listening_on_a_port_is_told_from_one_that_is_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listens_on(std::process::id(), port), Some(true));
+        // A process of our own that does not hold it.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let theirs = listens_on(other.id(), port);
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_eq!(theirs, Some(false));
+        drop(listener);
+        assert_eq!(
+            listens_on(std::process::id(), port),
+            None,
+            "nothing listens now"
+        );
+    }
 
     #[test]
     fn parses_stat_with_odd_command_names() {
