@@ -158,29 +158,32 @@ fn rows(out: &SuiteResults) -> Vec<Row> {
             |v| v < 10.0,
             millis,
         ),
-        Row {
+    ];
+    // `--idle-connections 0` leaves the idle workload out, and with it its two targets.
+    if idle > 0 {
+        rows.push(Row {
             label: "idle: ≤ 2 KiB (TCP), ≤ 8 KiB (WebSocket) per connection".into(),
             applies: Applies::Both,
             value: Box::new(|s| Some(s.idle.as_ref()?.rss_per_connection_bytes? / 1024.0)),
             met: Box::new(|s, v| v <= if is_ws(&s.server) { 8.0 } else { 2.0 }),
             show: |v| format!("{v:.2} KiB"),
             detail: None,
-        },
-        row(
+        });
+        rows.push(row(
             format!("{idle} idle connections held"),
             Applies::Both,
             |s| s.idle.as_ref().map(|i| i.connected as f64),
             move |v| v as usize >= idle,
             |v| format!("{v:.0}"),
-        ),
-        row(
-            "nothing lost, in any run",
-            Applies::Both,
-            |s| Some(s.lost_in_all_runs as f64),
-            |v| v == 0.0,
-            |v| format!("{v:.0} lost"),
-        ),
-    ];
+        ));
+    }
+    rows.push(row(
+        "nothing lost, in any run",
+        Applies::Both,
+        |s| Some(s.lost_in_all_runs as f64),
+        |v| v == 0.0,
+        |v| format!("{v:.0} lost"),
+    ));
     if let Some(ircd) = inspircd {
         // Each row's closure keeps a handle on InspIRCd's result.
         let ircd = Rc::new(ircd.clone());
@@ -317,11 +320,14 @@ pub fn table(out: &SuiteResults) -> Option<String> {
         }
         t.push('\n');
     }
-    t.push_str(
-        "\n✓ met, ✗ not met, by the median run (nothing lost: by every run; the shares of \
-         InspIRCd's cost: the median of the rounds' ratios, their lowest and highest in \
-         brackets).\n",
-    );
+    t.push_str("\n✓ met, ✗ not met, by the median run (nothing lost: by every run");
+    if out.servers.iter().any(|s| s.server == INSPIRCD) {
+        t.push_str(
+            "; the shares of InspIRCd's cost: the median of the rounds' ratios, their lowest \
+             and highest in brackets",
+        );
+    }
+    t.push_str(").\n");
     Some(t)
 }
 
@@ -366,8 +372,8 @@ mod tests {
             "{t}"
         );
         assert!(
-            !t.contains("InspIRCd's CPU"),
-            "no InspIRCd, no relative rows: {t}"
+            !t.contains("InspIRCd's CPU") && !t.contains("shares of InspIRCd"),
+            "no InspIRCd, no relative rows and no word on them: {t}"
         );
     }
 
@@ -450,6 +456,15 @@ mod tests {
         r.servers.push(ircd);
         let t = table(&r).unwrap();
         assert!(t.contains("(120 of 190 ns) | 50% ✓ | |"), "{t}");
+    }
+
+    #[test]
+    fn a_suite_without_the_idle_workload_has_no_idle_targets() {
+        let mut r = sample_results();
+        r.plan.idle_connections = 0;
+        let t = table(&r).unwrap();
+        assert!(!t.contains("idle"), "{t}");
+        assert!(t.contains("| nothing lost, in any run |"), "{t}");
     }
 
     #[test]
