@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::conn::{self, LineSink, Reader, Writer};
 use crate::irc;
-use crate::line::{Reply, classify, strip_ansi};
+use crate::line::{Reply, classify, shorten, strip_ansi};
 use crate::load::MAX_TIMEOUT;
 use crate::payload::Payload;
 use crate::protocol::Protocol;
@@ -50,11 +50,6 @@ struct LoginSink {
 
 /// How our servers' greeting begins.
 const GREETING_PREFIX: &[u8] = b"[SERVER INFO] - ";
-
-/// The start of a line a server sent, for an error message.
-pub(crate) fn shorten(line: &[u8]) -> String {
-    String::from_utf8_lossy(line).chars().take(60).collect()
-}
 
 impl LineSink for LoginSink {
     fn line(&mut self, line: &[u8]) {

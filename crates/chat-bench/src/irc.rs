@@ -165,7 +165,7 @@ impl LineSink for LoginSink {
         if line.starts_with(b"[") {
             self.error = Some(format!(
                 "not an IRC server: it sent {:?}",
-                crate::client::shorten(line)
+                crate::line::shorten(line)
             ));
             return;
         }

@@ -98,6 +98,11 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// The start of a line a server sent (60 characters at most), for an error message.
+pub fn shorten(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).chars().take(60).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
