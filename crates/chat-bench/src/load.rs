@@ -307,7 +307,8 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     };
     let end = Instant::now();
     let cpu1 = sys::own_cpu();
-    let server_after = cfg.server_pid.map(sample);
+    // Read as it is, not as an option: a server that died mid-run is the run's news.
+    let server_after = cfg.server_pid.map(sys::sample_process);
     let _ = phase_tx.send(Phase::Stop);
     let stats = finish(handles).await;
     let cpu_total1 = sys::own_cpu();

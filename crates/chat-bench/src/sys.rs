@@ -113,7 +113,11 @@ pub struct ProcSample {
 
 /// Reads CPU time and memory of process `pid`.
 pub fn sample_process(pid: u32) -> io::Result<ProcSample> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| match e.kind() {
+        // The process is gone (or never was): say so, not which file was missing.
+        io::ErrorKind::NotFound => io::Error::new(io::ErrorKind::NotFound, "no such process"),
+        _ => e,
+    })?;
     let (utime, stime) = parse_stat_cpu_ticks(&stat)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))?;
     let tick_ns = 1_000_000_000 / clock_ticks();
@@ -242,6 +246,15 @@ mod tests {
         assert_eq!(status_kib(status, "VmRSS:"), Some(1024));
         assert_eq!(status_kib(status, "VmHWM:"), Some(2048));
         assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn a_process_that_is_gone_is_no_such_process() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        let _ = gone.wait();
+        let err = sample_process(pid).map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "no such process");
     }
 
     #[test]
