@@ -3,7 +3,10 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event, EventStream, KeyCode, KeyEvent,
+    KeyEventKind, KeyModifiers,
+};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::UnboundedSender;
@@ -28,6 +31,7 @@ struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
         ratatui::restore();
     }
 }
@@ -56,6 +60,10 @@ pub async fn run(args: ClientArgs, endpoint: Endpoint) -> Result<(), ClientError
     let mut editor = LineEditor::new();
     let guard = RestoreGuard;
     let mut terminal = ratatui::try_init().map_err(ClientError::Terminal)?;
+    // A paste comes as one event, not a key each: crossterm reads the terminal 1 KiB at a time
+    // and returns after the first event of a read, so a paste of more than 1 KiB typed key by
+    // key stalled until the next key arrived. A terminal without bracketed paste ignores this.
+    let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
     let mut net = net::spawn(endpoint, Duration::from_secs(args.max_backoff.max(1)));
     model.note(CLIENT_HELP);
     if model.session.prompt_for() == Some(Prompt::Name) {
@@ -98,6 +106,7 @@ async fn event_loop(
                         return Ok(());
                     }
                 }
+                Some(Ok(Event::Paste(text))) => editor.paste(&text),
                 Some(Ok(_)) => {}
             },
             event = net.rx.recv() => {

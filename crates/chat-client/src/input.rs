@@ -49,6 +49,14 @@ impl LineEditor {
         self.cursor += 1;
     }
 
+    /// Inserts pasted text at the cursor, in one step: each line end becomes a space (one
+    /// input line is one command), and other control characters are left out, as typed ones are.
+    pub fn paste(&mut self, text: &str) {
+        for c in text.replace("\r\n", "\n").chars() {
+            self.insert(if matches!(c, '\r' | '\n') { ' ' } else { c });
+        }
+    }
+
     /// Deletes the character before the cursor.
     pub fn backspace(&mut self) {
         if self.cursor > 0 {
@@ -256,6 +264,20 @@ pub fn parse_line(line: &str, target: &Target) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paste_is_one_line_at_the_cursor() {
+        let mut e = LineEditor::new();
+        e.insert('<');
+        e.insert('>');
+        e.left();
+        e.paste("one\r\ntwo\nthree\u{7}");
+        assert_eq!(e.text(), "<one two three>");
+        assert_eq!(e.cursor(), 14);
+        let long = "x".repeat(5000);
+        e.paste(&long);
+        assert_eq!(e.text().len(), 5015);
+    }
 
     fn typed(text: &str) -> LineEditor {
         let mut e = LineEditor::new();
