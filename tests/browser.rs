@@ -6,7 +6,8 @@
 //! users, a msgall from page A reaches page B and the TCP client, a private message from the TCP
 //! client reaches page B and not page A, page B sends a private message by clicking a user in
 //! its list, an error typed into page A's command line is shown as an error line, and user text
-//! is escaped (`<b>x</b>` shows as text, no `<b>` element appears).
+//! is escaped (`<b>x</b>` shows as text, no `<b>` element appears), a room only page A is in
+//! shows in page B's list, and `rooms` typed into a command line is shown in its log.
 //!
 //! A second test restarts a WebSocket server under a page whose guest registered its own name
 //! from the command line: the page logs back in with that password (a guest login is refused
@@ -572,6 +573,13 @@ async fn two_pages_and_a_tcp_client_chat_under_bind_all() {
     read_until(&mut carol, "alice's markup message", |l| {
         is_chat(l, "[alice]: <b>x</b> & <img src=x>")
     });
+
+    // A room only page A is in shows in page B's list (nobody tells B: the page asks every few
+    // seconds), and `rooms` typed into A's command line is shown in A's log.
+    a.run_command("/join #only-a").await;
+    b.wait_selector("#rooms li[data-room=\"#only-a\"]").await;
+    a.run_command("rooms").await;
+    a.wait_log_line("info", "[INFO] - [#only-a (1)]").await;
 
     a.close().await;
     b.close().await;
