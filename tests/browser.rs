@@ -13,6 +13,10 @@
 //! from the command line: the page logs back in with that password (a guest login is refused
 //! for a registered name).
 //!
+//! A third test checks what the next user at a page inherits after a Logout: not the last
+//! user's target (a room joined with the form), their name in the login form, or a password
+//! typed into the command line.
+//!
 //! Needs `chromium` and `chromedriver` on the PATH (Debian: `apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them). Without them the test fails when `CI=true` and
 //! otherwise skips with a loud message. Every wait polls the DOM with a deadline.
@@ -30,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use common::{Client, DEADLINE, Read1, Server, is_chat};
 use common_store::{TempDir, sqlite};
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::{ClientBuilder, Locator, key::Key};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
@@ -639,5 +643,98 @@ async fn a_guest_that_registers_its_name_logs_back_in_after_a_restart() {
         "{}",
         page.describe().await
     );
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_user_after_a_logout_inherits_no_target_name_or_password() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let server = Server::start(
+        &[
+            "bind",
+            "tokio",
+            "--base-port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        2,
+    );
+    let mut watcher = server.login_on("tokio_chat", "watcher");
+    let mut chromedriver = Chromedriver::start(&driver, chromium);
+    let page = Page::open(
+        "shared",
+        chromedriver.session("shared").await,
+        "tokio_ws_chat",
+        server.addr_of("tokio_ws_chat").port(),
+    )
+    .await;
+
+    // ann joins a room with the form, which makes it her target, and registers from the command
+    // line.
+    page.login("ann").await;
+    page.run_command("whoami").await;
+    page.type_into("room-name", "#annex").await;
+    page.click("join").await;
+    page.wait_js(
+        "#annex to be the target",
+        "return document.getElementById('target').value === '#annex';",
+        vec![],
+    )
+    .await;
+    page.run_command("register ann secret-of-ann").await;
+    page.wait_log_line("info", "[INFO] - [ann] registered.")
+        .await;
+
+    // Logout: the server closes the connection and the page opens a new one. Each connection
+    // confirms `format json` once, which tells the new one from the old.
+    let connections = page.log_lines_containing("[INFO] - format json").await;
+    page.click("logout").await;
+    page.wait_js(
+        "a new anonymous connection after the logout",
+        "return document.body.dataset.user === undefined
+           && document.body.dataset.state === 'connected'
+           && document.body.dataset.format === 'json'
+           && [...document.querySelectorAll('#log .line')]
+                .filter(l => l.textContent.includes('[INFO] - format json')).length > arguments[0];",
+        vec![json!(connections)],
+    )
+    .await;
+
+    let name = page
+        .js("return document.getElementById('name').value;", vec![])
+        .await;
+    assert_eq!(name, json!(""), "the name field after the logout");
+
+    // ben writes to everyone, not to ann's room: the watcher gets his message.
+    page.login("ben").await;
+    let target = page
+        .js("return document.getElementById('target').value;", vec![])
+        .await;
+    assert_eq!(target, json!(""), "{}", page.describe().await);
+    page.send_message("hello from ben").await;
+    read_until(&mut watcher, "ben's message to everyone", |line| {
+        line.ends_with("[ben]: hello from ben")
+    });
+    assert_eq!(
+        page.log_lines_containing("not in #annex").await,
+        0,
+        "{}",
+        page.describe().await
+    );
+
+    // Up in the command line walks back to `whoami`, past ann's register line.
+    let command = page.element("command").await;
+    command
+        .send_keys(&Key::Up.to_string())
+        .await
+        .expect("press Up in the command line");
+    let recalled = page
+        .js("return document.getElementById('command').value;", vec![])
+        .await;
+    assert_eq!(recalled, json!("whoami"), "{}", page.describe().await);
     page.close().await;
 }
