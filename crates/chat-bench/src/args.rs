@@ -65,8 +65,13 @@ pub struct LoadArgs {
     #[arg(long)]
     pub server_pid: Option<u32>,
     /// Instead of sending: hold K connections and report server memory per connection
-    /// (needs --server-pid for the memory figures).
-    #[arg(long, value_name = "K")]
+    /// (needs --server-pid for the memory figures). The options of a sending run are refused
+    /// with it, rather than ignored.
+    #[arg(
+        long,
+        value_name = "K",
+        conflicts_with_all = ["clients", "senders", "messages", "rate", "window", "payload_size"]
+    )]
     pub idle: Option<usize>,
     /// With --idle: do not log the connections in.
     #[arg(long, requires = "idle")]

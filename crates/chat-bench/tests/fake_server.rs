@@ -590,6 +590,23 @@ fn command_line_options_parse() {
         Cli::try_parse_from(["bench", "--anonymous"]).is_err(),
         "--anonymous needs --idle"
     );
+    // An idle run sends nothing: the options of a sending run are refused with it, by name.
+    for option in [
+        "--clients",
+        "--senders",
+        "--messages",
+        "--rate",
+        "--window",
+        "--payload-size",
+    ] {
+        let err = Cli::try_parse_from(["bench", "--idle", "10", option, "5"])
+            .err()
+            .unwrap_or_else(|| panic!("--idle with {option} was accepted"));
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(err.to_string().contains(option), "{err}");
+    }
+    let cli = Cli::try_parse_from(["bench", "--idle", "10", "--timeout", "5"]).unwrap();
+    assert_eq!((cli.bench.load.idle, cli.bench.load.timeout), (Some(10), 5));
 
     let cli = Cli::try_parse_from([
         "bench",
