@@ -56,6 +56,9 @@ pub enum BenchError {
     /// `bench floor` could not listen or poll.
     #[error("floor server: {0}")]
     Floor(#[source] io::Error),
+    /// A load run was ended by Ctrl-C; its report (printed before) counts it until then.
+    #[error("interrupted (Ctrl-C): the report above counts the run until then")]
+    Interrupted,
     /// Every workload of the suite failed.
     #[error("every suite workload failed; first error: {0}")]
     SuiteFailed(String),

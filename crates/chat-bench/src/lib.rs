@@ -98,7 +98,12 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
             } else {
                 let cfg = LoadConfig::from_args(&a)?;
                 let report = rt.block_on(load::run_load(&cfg))?;
-                print(&report, a.json)
+                print(&report, a.json)?;
+                // A script that runs the tool should stop when its user pressed Ctrl-C.
+                if report.interrupted {
+                    return Err(BenchError::Interrupted);
+                }
+                Ok(())
             }
         }
     }

@@ -50,6 +50,9 @@ pub struct LoadConfig {
     pub connect_concurrency: usize,
     /// The server's protocol (ours, or IRC for a reference server).
     pub protocol: Protocol,
+    /// Ctrl-C (SIGINT) ends the run, which then reports what it counted until then. The suite
+    /// leaves it off: there Ctrl-C ends the whole suite, not one of its runs.
+    pub stop_on_interrupt: bool,
 }
 
 impl LoadConfig {
@@ -91,6 +94,7 @@ impl LoadConfig {
             name_prefix: a.name_prefix.clone(),
             connect_concurrency: a.connect_concurrency.max(1),
             protocol: a.protocol,
+            stop_on_interrupt: true,
         })
     }
 }
@@ -288,21 +292,24 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     sh.set_echo(cfg.protocol.echoes_sender());
     let server_before = cfg.server_pid.map(sample).transpose()?;
     let cpu0 = sys::own_cpu();
+    // Watched from before the first message, so that a Ctrl-C at any moment of the run ends it.
+    let mut interrupt = Interrupt::watch(cfg.stop_on_interrupt);
     let start = Instant::now();
     let _ = phase_tx.send(Phase::Run);
-    let (timed_out, all_disconnected) = loop {
+    let end_of_run = loop {
         let notified = sh.progress.notified();
         if sh.complete(tally.ready_below) {
-            break (false, false);
+            break EndOfRun::Complete;
         }
         // With every connection gone nothing more can arrive (and the senders may wait on
         // windows nobody will free): the run is over, not to be waited out to `--timeout`.
         if sh.lost() >= tally.ready {
-            break (false, true);
+            break EndOfRun::AllDisconnected;
         }
         tokio::select! {
             () = notified => {}
-            () = tokio::time::sleep_until(deadline) => break (true, false),
+            () = tokio::time::sleep_until(deadline) => break EndOfRun::TimedOut,
+            () = interrupt.signalled() => break EndOfRun::Interrupted,
         }
     };
     let end = Instant::now();
@@ -325,8 +332,9 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         window: cfg.window,
         rate: cfg.rate,
         payload_size: cfg.payload_size,
-        timed_out,
-        all_disconnected,
+        timed_out: end_of_run == EndOfRun::TimedOut,
+        all_disconnected: end_of_run == EndOfRun::AllDisconnected,
+        interrupted: end_of_run == EndOfRun::Interrupted,
         connect_login_s: connect_login.as_secs_f64(),
         connect_login_max_ms: tally.slowest.as_secs_f64() * 1e3,
         bench_cpu_ms: cpu1.saturating_sub(cpu0).as_secs_f64() * 1e3,
@@ -384,6 +392,46 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         }
     }
     Ok(r)
+}
+
+/// Why the measured part of a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndOfRun {
+    /// Every delivery arrived.
+    Complete,
+    /// `--timeout` passed first.
+    TimedOut,
+    /// Every client had lost its connection.
+    AllDisconnected,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Ctrl-C (SIGINT), watched for the length of a run.
+struct Interrupt(Option<tokio::signal::unix::Signal>);
+
+impl Interrupt {
+    /// Starts watching when `enabled`. The handler is installed here, not at the first poll,
+    /// so a signal that comes before the first wait is not missed (nor kills the process).
+    /// If it cannot be installed, Ctrl-C keeps its default: it ends the process.
+    fn watch(enabled: bool) -> Interrupt {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupt(
+            enabled
+                .then(|| signal(SignalKind::interrupt()).ok())
+                .flatten(),
+        )
+    }
+
+    /// Completes at the next Ctrl-C; never when not watching.
+    async fn signalled(&mut self) {
+        if let Some(signal) = &mut self.0
+            && signal.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending().await
+    }
 }
 
 /// `3 x reason; 1 x other` for an error message.

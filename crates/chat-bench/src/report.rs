@@ -119,6 +119,10 @@ pub struct LoadReport {
     /// arrive), before every delivery did.
     #[serde(default)]
     pub all_disconnected: bool,
+    /// The run was ended by Ctrl-C (SIGINT) before every delivery arrived; the report counts
+    /// it until then.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Wall time to connect and log in every client, s.
     pub connect_login_s: f64,
     /// Slowest single client connect + login, ms.
@@ -251,6 +255,8 @@ impl Display for LoadReport {
                 " (TIMED OUT)"
             } else if self.all_disconnected {
                 " (EVERY CLIENT DISCONNECTED)"
+            } else if self.interrupted {
+                " (INTERRUPTED)"
             } else {
                 ""
             }

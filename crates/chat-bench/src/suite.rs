@@ -118,6 +118,7 @@ impl Plan {
             name_prefix: "bench".into(),
             connect_concurrency: 256,
             protocol,
+            stop_on_interrupt: false,
         }
     }
 

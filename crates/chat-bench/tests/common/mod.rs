@@ -37,5 +37,6 @@ pub fn load_config(
         name_prefix: "bench".into(),
         connect_concurrency: 8,
         protocol,
+        stop_on_interrupt: false,
     }
 }
