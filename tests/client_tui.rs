@@ -6,6 +6,10 @@
 //! bob answers, and the answer is read back from the tmux pane. `/quit` then ends the client with status 0. Everything is
 //! waited for with deadlines; the tmux server and the chat server are killed at the end, also
 //! when an assertion fails.
+//!
+//! A third test points the client at the other transport's port (a WebSocket server's port as
+//! a TCP address, a TCP server's as a `ws://` URL): it exits with status 1 and names the address
+//! to use, instead of retrying forever.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
@@ -62,10 +66,14 @@ impl Cleanup {
         output
     }
 
-    /// The visible text of alice's pane.
+    /// The visible text of alice's pane (lines that wrapped joined again).
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", SESSION]).stdout)
-            .into_owned()
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["capture-pane", "-p", "-J", "-t", SESSION])
+                .stdout,
+        )
+        .into_owned()
     }
 
     /// Waits until the pane shows every one of `wanted`; returns the screen.
@@ -213,23 +221,20 @@ fn setup() -> Cleanup {
     }
 }
 
-/// bob (raw TCP on `tcp_port`) and alice (the TUI client connecting to `client_addr`) chat;
-/// alice then quits with `/quit`.
-fn chat(cleanup: &Cleanup, tcp_port: u16, client_addr: &str) {
-    let mut bob = TcpUser::connect(tcp_port);
-    bob.send("login bob");
-    bob.wait_line("[SYSTEM INFO] - [bob] login to chat.");
-
+/// Starts `async-chat client CLIENT_ARGS` in alice's tmux pane; returns the file that the
+/// shell around it writes the client's exit status to.
+fn start_client(cleanup: &Cleanup, client_args: &[&str]) -> PathBuf {
     // A config of our own: the pane stays after the client exits (so that a failure shows what
     // the client printed), no status bar, no user config.
     let conf = cleanup.dir.join("tmux.conf");
     std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n")
         .expect("write the tmux config");
     let status_file = cleanup.dir.join("client-exit-status");
+    let args: Vec<String> = client_args.iter().map(|a| shell_quote(a)).collect();
     let client = format!(
-        "{} client {} --name alice; echo $? > {}",
+        "{} client {}; echo $? > {}",
         shell_quote(BIN),
-        shell_quote(client_addr),
+        args.join(" "),
         shell_quote(status_file.to_str().expect("utf-8 temp path"))
     );
     cleanup.tmux(&[
@@ -245,6 +250,35 @@ fn chat(cleanup: &Cleanup, tcp_port: u16, client_addr: &str) {
         "35",
         &client,
     ]);
+    status_file
+}
+
+/// Waits for the client to exit; returns its exit status. The shell around the client writes
+/// it to a file (tmux's own #{pane_dead_status} is not reliable: tmux 3.3 can miss the
+/// SIGCHLD).
+fn wait_exit_status(cleanup: &Cleanup, status_file: &PathBuf) -> String {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let status = std::fs::read_to_string(status_file).unwrap_or_default();
+        if status.ends_with('\n') {
+            return status.trim().to_owned();
+        }
+        assert!(
+            Instant::now() < end,
+            "the client did not exit:\n{}",
+            cleanup.screen()
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// bob (raw TCP on `tcp_port`) and alice (the TUI client connecting to `client_addr`) chat;
+/// alice then quits with `/quit`.
+fn chat(cleanup: &Cleanup, tcp_port: u16, client_addr: &str) {
+    let mut bob = TcpUser::connect(tcp_port);
+    bob.send("login bob");
+    bob.wait_line("[SYSTEM INFO] - [bob] login to chat.");
+    let status_file = start_client(cleanup, &[client_addr, "--name", "alice"]);
 
     // alice logs in at start (--name) and sees it on her screen; bob sees it too.
     cleanup.wait_screen(&["[alice] login to chat.", "connected", "bob"]);
@@ -272,27 +306,12 @@ fn chat(cleanup: &Cleanup, tcp_port: u16, client_addr: &str) {
     // /quit ends the client cleanly: bob sees alice leave and the client exits with 0.
     cleanup.type_line("/quit");
     bob.wait_line("[SYSTEM INFO] - [alice] logout from chat.");
-    // The shell around the client writes its exit status to a file (tmux's own
-    // #{pane_dead_status} is not reliable: tmux 3.3 can miss the SIGCHLD).
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
-        if status.ends_with('\n') {
-            assert_eq!(
-                status.trim(),
-                "0",
-                "the client did not exit with status 0:\n{}",
-                cleanup.screen()
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < end,
-            "the client did not exit after /quit:\n{}",
-            cleanup.screen()
-        );
-        std::thread::sleep(POLL);
-    }
+    assert_eq!(
+        wait_exit_status(cleanup, &status_file),
+        "0",
+        "the client did not exit with status 0:\n{}",
+        cleanup.screen()
+    );
 }
 
 #[test]
@@ -331,4 +350,36 @@ fn tui_client_over_websocket_chats_with_a_tcp_user() {
     );
     cleanup.server = Some(server);
     chat(&cleanup, ports[0], &format!("ws://127.0.0.1:{}", ports[1]));
+}
+
+#[test]
+fn a_client_pointed_at_the_other_transport_says_which_address_to_use() {
+    let mut cleanup = setup();
+    let (server, ports) = start_server(
+        &[
+            "bind",
+            "tokio",
+            "--base-port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        &["tokio_chat", "tokio_ws_chat"],
+    );
+    cleanup.server = Some(server);
+    let (tcp, ws) = (ports[0], ports[1]);
+
+    // The WebSocket server's port as a TCP address: it answers in HTTP.
+    let status_file = start_client(&cleanup, &[&format!("127.0.0.1:{ws}"), "--name", "alice"]);
+    assert_eq!(wait_exit_status(&cleanup, &status_file), "1");
+    cleanup.wait_screen(&[&format!("connect to ws://127.0.0.1:{ws})")]);
+    cleanup.tmux(&["kill-session", "-t", SESSION]);
+    let _ = std::fs::remove_file(&status_file);
+
+    // The TCP server's port as a ws:// URL: it greets instead of answering the handshake.
+    let url = format!("ws://127.0.0.1:{tcp}");
+    let status_file = start_client(&cleanup, &[&url, "--name", "alice"]);
+    assert_eq!(wait_exit_status(&cleanup, &status_file), "1");
+    cleanup.wait_screen(&[&format!("connect to 127.0.0.1:{tcp})")]);
 }

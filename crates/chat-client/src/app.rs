@@ -111,10 +111,10 @@ async fn event_loop(
             },
             event = net.rx.recv() => {
                 let Some(event) = event else { return Ok(()) };
-                handle_net(event, model, &net.tx);
+                take_net(event, model, &net.tx)?;
                 for _ in 0..EVENT_BATCH {
                     match net.rx.try_recv() {
-                        Ok(event) => handle_net(event, model, &net.tx),
+                        Ok(event) => take_net(event, model, &net.tx)?,
                         Err(_) => break,
                     }
                 }
@@ -143,6 +143,20 @@ async fn quit_signal() -> std::io::Result<()> {
     }
 }
 
+/// Like [`handle_net`], but a server of the other transport ends the client: waiting will not
+/// make it the right one, and the error names the address to use.
+fn take_net(
+    event: NetEvent,
+    model: &mut Model,
+    tx: &UnboundedSender<Outgoing>,
+) -> Result<(), ClientError> {
+    if let NetEvent::WrongTransport(hint) = event {
+        return Err(ClientError::WrongTransport(hint));
+    }
+    handle_net(event, model, tx);
+    Ok(())
+}
+
 /// Applies a connection event to the model and sends what it asks for.
 pub fn handle_net(event: NetEvent, model: &mut Model, tx: &UnboundedSender<Outgoing>) {
     let commands = match event {
@@ -153,6 +167,10 @@ pub fn handle_net(event: NetEvent, model: &mut Model, tx: &UnboundedSender<Outgo
         NetEvent::Line(line) => event::apply(model, event::parse(&line)),
         NetEvent::Disconnected { attempt, reason } => {
             model.disconnected(attempt, reason);
+            Vec::new()
+        }
+        NetEvent::WrongTransport(hint) => {
+            model.note(hint);
             Vec::new()
         }
     };

@@ -22,6 +22,10 @@ pub enum ClientError {
     /// The signal handlers (SIGINT, SIGTERM, SIGHUP) could not be installed.
     #[error("cannot handle signals: {0}")]
     Signal(#[source] io::Error),
+    /// The server speaks the other transport (TCP lines for a `ws://` URL, or HTTP for a TCP
+    /// address); the message names the address to use instead.
+    #[error("{0}")]
+    WrongTransport(String),
     /// The client's stdin/stdout is not a terminal.
     #[error("the chat client needs a terminal (stdin and stdout must be a tty)")]
     NotATerminal,

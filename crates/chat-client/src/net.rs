@@ -4,6 +4,11 @@
 //! app as a [`NetEvent::Line`] and every [`Outgoing::Line`] to the server. When the connection
 //! ends or cannot be made, it reports [`NetEvent::Disconnected`] and tries again after a backoff
 //! that doubles up to a maximum. Logging back in is the app's business (see `session`).
+//!
+//! A server of the other transport will not become the right one by waiting, so that ends the
+//! task instead, with a [`NetEvent::WrongTransport`] that names the address to use: a TCP
+//! endpoint whose server answers in HTTP is a WebSocket server, and a `ws://` endpoint whose
+//! server answers the handshake with something that is not HTTP is most likely a TCP one.
 
 use std::time::Duration;
 
@@ -14,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::args::Endpoint;
@@ -45,6 +50,9 @@ pub enum NetEvent {
         /// Why.
         reason: String,
     },
+    /// The server speaks the other transport (this says which address to use instead); the
+    /// task has ended.
+    WrongTransport(String),
 }
 
 /// What the app asks the connection task to do.
@@ -87,6 +95,8 @@ enum End {
     Closed,
     /// The server or the network ended it.
     Lost(String),
+    /// The server speaks the other transport: the task ends.
+    WrongTransport(String),
 }
 
 async fn run(
@@ -107,6 +117,12 @@ async fn run(
             return;
         }
         let reason = match connect(&endpoint).await {
+            Err(End::WrongTransport(hint)) => {
+                let _ = events.send(NetEvent::WrongTransport(hint));
+                return;
+            }
+            Err(End::Closed) => return,
+            Err(End::Lost(reason)) => reason,
             Ok(mut conn) => {
                 attempt = 0;
                 let end = match conn.send(FORMAT_JSON).await {
@@ -121,9 +137,12 @@ async fn run(
                 match end {
                     End::Closed => return,
                     End::Lost(reason) => reason,
+                    End::WrongTransport(hint) => {
+                        let _ = events.send(NetEvent::WrongTransport(hint));
+                        return;
+                    }
                 }
             }
-            Err(reason) => reason,
         };
         attempt = attempt.saturating_add(1);
         if events
@@ -148,38 +167,69 @@ async fn run(
 /// One open connection.
 enum Conn {
     Tcp {
+        /// `host:port`, for the hint when the server turns out to be a WebSocket one.
+        addr: String,
         reader: BufReader<OwnedReadHalf>,
         writer: OwnedWriteHalf,
+        /// Nothing was received yet: the first line tells a chat server from a web server.
+        first_line: bool,
     },
     Ws(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
 }
 
-async fn connect(endpoint: &Endpoint) -> Result<Conn, String> {
+async fn connect(endpoint: &Endpoint) -> Result<Conn, End> {
     let attempt = async {
         match endpoint {
             Endpoint::Tcp(addr) => {
                 let stream = TcpStream::connect(addr.as_str())
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| End::Lost(e.to_string()))?;
                 // Chat lines are small and interactive.
                 let _ = stream.set_nodelay(true);
                 let (read, writer) = stream.into_split();
                 Ok(Conn::Tcp {
+                    addr: addr.clone(),
                     reader: BufReader::new(read),
                     writer,
+                    first_line: true,
                 })
             }
             Endpoint::WebSocket(url) => {
-                let (ws, _response) = tokio_tungstenite::connect_async(url.as_str())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(Conn::Ws(Box::new(ws)))
+                match tokio_tungstenite::connect_async(url.as_str()).await {
+                    Ok((ws, _response)) => Ok(Conn::Ws(Box::new(ws))),
+                    // The answer to the handshake request was not HTTP at all.
+                    Err(
+                        tungstenite::Error::HttpFormat(_)
+                        | tungstenite::Error::Protocol(
+                            tungstenite::error::ProtocolError::HttparseError(_),
+                        ),
+                    ) => Err(End::WrongTransport(not_websocket_hint(url))),
+                    Err(e) => Err(End::Lost(e.to_string())),
+                }
             }
         }
     };
     timeout(CONNECT_TIMEOUT, attempt)
         .await
-        .unwrap_or_else(|_| Err("connection attempt timed out".to_owned()))
+        .unwrap_or_else(|_| Err(End::Lost("connection attempt timed out".to_owned())))
+}
+
+/// What to tell a user whose `ws://` URL reached a server that does not speak HTTP.
+fn not_websocket_hint(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let hostport = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!(
+        "{url} did not answer the WebSocket handshake in HTTP: it is not a WebSocket server \
+         (a TCP chat server? then connect to {hostport})"
+    )
+}
+
+/// What to tell a user whose TCP address reached a web server.
+fn web_server_hint(addr: &str) -> String {
+    format!(
+        "{addr} answered in HTTP: it is a web server, not a TCP chat server \
+         (a WebSocket chat server? then connect to ws://{addr})"
+    )
 }
 
 impl Conn {
@@ -243,15 +293,20 @@ impl Conn {
                         }
                     }
                 }
-                Err(reason) => return End::Lost(reason),
+                Err(end) => return end,
             }
         }
     }
 
     /// Waits for the next line(s). Cancel safe: a partly read TCP line stays in `buf`.
-    async fn receive(&mut self, buf: &mut Vec<u8>) -> Result<Vec<String>, String> {
+    async fn receive(&mut self, buf: &mut Vec<u8>) -> Result<Vec<String>, End> {
         match self {
-            Conn::Tcp { reader, .. } => {
+            Conn::Tcp {
+                addr,
+                reader,
+                first_line,
+                ..
+            } => {
                 loop {
                     let before = buf.len();
                     let limit = (MAX_LINE - before.min(MAX_LINE)).max(1) as u64;
@@ -259,9 +314,9 @@ impl Conn {
                         .take(limit)
                         .read_until(b'\n', buf)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| End::Lost(e.to_string()))?;
                     if read == 0 && buf.len() == before {
-                        return Err("the server closed the connection".to_owned());
+                        return Err(lost("the server closed the connection"));
                     }
                     if buf.ends_with(b"\n") || buf.len() >= MAX_LINE {
                         break;
@@ -271,22 +326,27 @@ impl Conn {
                     .trim_end_matches(['\r', '\n'])
                     .to_owned();
                 buf.clear();
+                // A chat server greets with `[SERVER INFO]`; a web server answers the
+                // `format json` line with an HTTP status line.
+                if std::mem::take(first_line) && line.starts_with("HTTP/") {
+                    return Err(End::WrongTransport(web_server_hint(addr)));
+                }
                 Ok(vec![line])
             }
             Conn::Ws(ws) => loop {
                 match ws.next().await {
-                    None => return Err("the server closed the connection".to_owned()),
-                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Err(lost("the server closed the connection")),
+                    Some(Err(e)) => return Err(End::Lost(e.to_string())),
                     Some(Ok(Message::Text(text))) => {
                         return Ok(text.as_str().split('\n').map(str::to_owned).collect());
                     }
                     Some(Ok(Message::Close(frame))) => {
-                        return Err(match frame {
+                        return Err(End::Lost(match frame {
                             Some(frame) if !frame.reason.is_empty() => {
                                 format!("the server closed the connection: {}", frame.reason)
                             }
                             _ => "the server closed the connection".to_owned(),
-                        });
+                        }));
                     }
                     // Pings are answered by tungstenite; binary frames are not part of the protocol.
                     Some(Ok(_)) => {}
@@ -294,6 +354,11 @@ impl Conn {
             },
         }
     }
+}
+
+/// A lost connection, for this reason.
+fn lost(reason: &str) -> End {
+    End::Lost(reason.to_owned())
 }
 
 #[cfg(test)]
@@ -359,6 +424,16 @@ mod tests {
             next_event(&mut net.rx).await,
             NetEvent::Line("partial".into())
         );
+        // Only a first line in HTTP tells of a web server.
+        server
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 OK\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            next_event(&mut net.rx).await,
+            NetEvent::Line("HTTP/1.1 200 OK".into())
+        );
 
         // The server goes away: the task reports it and connects again.
         drop(server);
@@ -380,6 +455,50 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_web_server_at_a_tcp_address_ends_the_task_naming_the_ws_url() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let mut net = spawn(Endpoint::Tcp(addr.clone()), Duration::from_millis(50));
+        let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        let mut server = BufReader::new(socket);
+        // What our WebSocket servers answer to `format json`.
+        assert_eq!(read_line(&mut server).await, "format json\n");
+        server
+            .get_mut()
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(next_event(&mut net.rx).await, NetEvent::Connected);
+        let NetEvent::WrongTransport(hint) = next_event(&mut net.rx).await else {
+            panic!("expected WrongTransport");
+        };
+        assert!(hint.contains(&format!("connect to ws://{addr}")), "{hint}");
+        // No retry: the task has ended.
+        timeout(WAIT, net.task).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tcp_server_at_a_ws_url_ends_the_task_naming_its_address() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let url = format!("ws://{addr}/chat?x=1");
+        let mut net = spawn(Endpoint::WebSocket(url.clone()), Duration::from_millis(50));
+        let (mut socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        // What our TCP servers send first.
+        socket
+            .write_all(b"[SERVER INFO] - Welcome to tokio_chat! Type help for commands.\r\n")
+            .await
+            .unwrap();
+        let NetEvent::WrongTransport(hint) = next_event(&mut net.rx).await else {
+            panic!("expected WrongTransport");
+        };
+        assert!(hint.starts_with(&url), "{hint}");
+        assert!(hint.ends_with(&format!("connect to {addr})")), "{hint}");
+        // No retry: the task has ended.
+        timeout(WAIT, net.task).await.unwrap().unwrap();
     }
 
     #[tokio::test]
