@@ -247,10 +247,7 @@ fn enter(model: &mut Model, editor: &mut LineEditor, tx: &UnboundedSender<Outgoi
         Action::Quit => return Flow::Quit,
         Action::ClearLog => model.clear_log(),
         Action::Note(note) => model.note(note),
-        Action::SetTarget(target) => {
-            model.target = target;
-            model.note(format!("now writing to {}", model.target.label()));
-        }
+        Action::SetTarget(target) => model.set_target(target),
         Action::Send(command) => {
             if connected {
                 model.session.on_user_command(&command);

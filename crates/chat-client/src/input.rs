@@ -253,6 +253,11 @@ pub fn parse_line(line: &str, target: &Target) -> Action {
         "clear" => Action::ClearLog,
         "to" | "target" => match rest {
             "" => Action::Note("usage: /to NAME, /to #ROOM or /to all".to_owned()),
+            // Names and rooms hold no spaces: `/to bob hi` is not a target.
+            more if more.contains(char::is_whitespace) => Action::Note(
+                "usage: /to NAME, /to #ROOM or /to all (one word; then type the message)"
+                    .to_owned(),
+            ),
             "all" | "*" => Action::SetTarget(Target::All),
             room if room.starts_with('#') => Action::SetTarget(Target::Room(room.to_owned())),
             user => Action::SetTarget(Target::User(user.to_owned())),
@@ -341,6 +346,10 @@ mod tests {
         );
         assert_eq!(parse_line("/to all", &all), Action::SetTarget(Target::All));
         assert!(matches!(parse_line("/to", &all), Action::Note(_)));
+        assert!(matches!(
+            parse_line("/to bob hi there", &all),
+            Action::Note(_)
+        ));
     }
 
     #[test]

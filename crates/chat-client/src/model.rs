@@ -184,6 +184,39 @@ impl Model {
         self.scroll = 0;
     }
 
+    /// Makes `target` where plain text goes (`/to`), in the spelling of the user online or the
+    /// room joined; says so, and warns when the server would refuse messages to it now.
+    pub fn set_target(&mut self, target: Target) {
+        let known = |list: &[String], name: &str| {
+            list.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned()
+        };
+        let (target, warning) = match target {
+            Target::All => (Target::All, None),
+            Target::User(name) => match known(&self.users, &name) {
+                Some(online) => (Target::User(online), None),
+                None => {
+                    let warning = format!("{name} is not online now");
+                    (Target::User(name), Some(warning))
+                }
+            },
+            Target::Room(room) => match known(&self.rooms, &room) {
+                Some(joined) => (Target::Room(joined), None),
+                None => {
+                    let warning = format!("you are not in {room}: /join {room} first");
+                    (Target::Room(room), Some(warning))
+                }
+            },
+        };
+        self.target = target;
+        match warning {
+            None => self.note(format!("now writing to {}", self.target.label())),
+            Some(warning) => self.note(format!(
+                "now writing to {} ({warning})",
+                self.target.label()
+            )),
+        }
+    }
+
     /// Scrolls back (towards older lines) by `rows`.
     pub fn scroll_up(&mut self, rows: usize) {
         self.scroll = self.scroll.saturating_add(rows);
@@ -293,6 +326,33 @@ mod tests {
 
     fn model() -> Model {
         Model::new("127.0.0.1:8000", Session::prompt())
+    }
+
+    #[test]
+    fn a_target_takes_the_spelling_online_and_warns_when_messages_would_be_refused() {
+        let mut m = model();
+        m.add_user("Bob");
+        m.add_room("#Rust");
+        let last = |m: &Model| m.log().back().map(LogLine::plain).unwrap_or_default();
+        m.set_target(Target::User("bob".into()));
+        assert_eq!(m.target, Target::User("Bob".into()));
+        assert_eq!(last(&m), "now writing to Bob");
+        m.set_target(Target::Room("#rust".into()));
+        assert_eq!(m.target, Target::Room("#Rust".into()));
+        assert_eq!(last(&m), "now writing to #Rust");
+        m.set_target(Target::User("carol".into()));
+        assert_eq!(m.target, Target::User("carol".into()));
+        assert_eq!(last(&m), "now writing to carol (carol is not online now)");
+        m.set_target(Target::Room("#go".into()));
+        assert_eq!(
+            last(&m),
+            "now writing to #go (you are not in #go: /join #go first)"
+        );
+        m.set_target(Target::All);
+        assert_eq!(
+            (m.target.clone(), last(&m)),
+            (Target::All, "now writing to all".into())
+        );
     }
 
     #[test]
