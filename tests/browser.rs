@@ -11,7 +11,7 @@
 //!
 //! A second test restarts a WebSocket server under a page whose guest registered its own name
 //! from the command line: the page logs back in with that password (a guest login is refused
-//! for a registered name).
+//! for a registered name), and the room it joins again does not show its replayed line twice.
 //!
 //! A third test checks what the next user at a page inherits after a Logout: not the last
 //! user's target (a room joined with the form), their name in the login form, or a password
@@ -624,6 +624,12 @@ async fn a_guest_that_registers_its_name_logs_back_in_after_a_restart() {
     page.run_command("/register gg pw-of-gg").await;
     page.wait_log_line("info", "[INFO] - [gg] registered.")
         .await;
+    // A room with a line of history, which the store keeps over the restart.
+    page.run_command("join #keep").await;
+    page.wait_log_line("system", "[SYSTEM INFO] - [gg] joined #keep.")
+        .await;
+    page.run_command("msg #keep a kept line").await;
+    page.wait_log_line("room", "[gg]: a kept line").await;
 
     server.sigterm();
     assert!(server.wait_exit(DEADLINE).success(), "the server's exit");
@@ -640,6 +646,23 @@ async fn a_guest_that_registers_its_name_logs_back_in_after_a_restart() {
     assert_eq!(
         page.log_lines_containing("could not log in again").await,
         0,
+        "{}",
+        page.describe().await
+    );
+    // The page joins #keep again; the line it replays is in the log already and is not shown
+    // twice.
+    page.wait_js(
+        "#keep joined again and its replay ended",
+        "const lines = [...document.querySelectorAll('#log .line')].map(l => l.textContent);
+         const rejoin = lines.lastIndexOf('[SYSTEM INFO] - [gg] joined #keep.');
+         return rejoin > lines.indexOf('[SYSTEM INFO] - [gg] joined #keep.')
+           && lines.slice(rejoin).includes('[INFO] - end of history');",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        page.log_lines_containing("a kept line").await,
+        1,
         "{}",
         page.describe().await
     );

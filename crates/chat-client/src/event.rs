@@ -147,6 +147,8 @@ pub fn apply(model: &mut Model, incoming: Incoming) -> Vec<String> {
 /// Applies one JSON reply to the model; returns the commands to send in answer.
 pub fn apply_reply(model: &mut Model, reply: Reply) -> Vec<String> {
     let mut follow_up = Vec::new();
+    // A join's replay is the run of that room's history messages right after our join.
+    let replaying = model.take_replay();
     match reply {
         Reply::Login { user } => {
             let user = clean_text(&user);
@@ -177,6 +179,17 @@ pub fn apply_reply(model: &mut Model, reply: Reply) -> Vec<String> {
             history,
         } => {
             let from = clean_text(&from);
+            if let (None, Some(room)) = (&to, &room) {
+                let in_replay = history && replaying.as_deref() == Some(&room.to_lowercase());
+                let new = model.show_room_message(room, (time.clone(), from.clone(), text.clone()));
+                if in_replay {
+                    model.continue_replay(room.to_lowercase());
+                    // Rejoined after a reconnect: what the log shows already is not shown twice.
+                    if !new {
+                        return follow_up;
+                    }
+                }
+            }
             let (kind, who) = match (to, room) {
                 (Some(to), _) => (
                     LineKind::Private,
@@ -196,6 +209,7 @@ pub fn apply_reply(model: &mut Model, reply: Reply) -> Vec<String> {
             let (user, room) = (clean_text(&user), clean_text(&room));
             if model.is_me(&user) {
                 model.add_room(&room);
+                model.start_replay(&room);
             }
             model.push(LogLine::new(
                 LineKind::Membership,
@@ -578,6 +592,53 @@ mod tests {
         );
         assert_eq!(m.session.prompt_for(), Some(crate::session::Prompt::Name));
         assert_eq!(last(&m).kind, LineKind::Local);
+    }
+
+    /// A `#rust` message from bob at `ms` milliseconds past 10:00, replayed if `history`.
+    fn rust_message(text: &str, ms: u32, history: bool) -> String {
+        let history = if history { r#","history":true"# } else { "" };
+        format!(
+            r##"{{"type":"message","time":"2026-12-03T10:00:00.{ms:03}Z","from":"bob","room":"#rust","text":"{text}"{history}}}"##
+        )
+    }
+
+    #[test]
+    fn a_rejoin_replay_skips_what_the_log_shows_but_not_news_or_a_typed_history() {
+        let shown = |m: &Model, text: &str| m.log().iter().filter(|l| l.text == text).count();
+        let mut m = logged_in_alice();
+        feed(&mut m, r##"{"type":"join","user":"alice","room":"#rust"}"##);
+        feed(&mut m, &rust_message("old", 1, true));
+        feed(&mut m, r#"{"type":"info","text":"end of history"}"#);
+        feed(&mut m, &rust_message("live", 2, false));
+
+        // The connection drops; back, the client joins #rust again and the server replays the
+        // room's last messages: two the log shows, one sent while we were away.
+        m.disconnected(1, "connection reset".into());
+        m.connected();
+        m.session.on_connected();
+        feed(&mut m, r#"{"type":"login","user":"alice"}"#);
+        feed(&mut m, r##"{"type":"join","user":"alice","room":"#RUST"}"##);
+        feed(&mut m, &rust_message("old", 1, true));
+        feed(&mut m, &rust_message("live", 2, true));
+        feed(&mut m, &rust_message("while away", 3, true));
+        feed(&mut m, r#"{"type":"info","text":"end of history"}"#);
+        assert_eq!(
+            (shown(&m, "old"), shown(&m, "live"), shown(&m, "while away")),
+            (1, 1, 1)
+        );
+        // The same text at another time is another message.
+        feed(&mut m, &rust_message("live", 4, false));
+        assert_eq!(shown(&m, "live"), 2);
+
+        // A history the user asks for shows everything, seen or not.
+        feed(&mut m, &rust_message("old", 1, true));
+        assert_eq!(shown(&m, "old"), 2);
+        // So does a join's replay after /clear.
+        m.clear_log();
+        feed(&mut m, r##"{"type":"left","user":"alice","room":"#rust"}"##);
+        feed(&mut m, r##"{"type":"join","user":"alice","room":"#rust"}"##);
+        feed(&mut m, &rust_message("old", 1, true));
+        assert_eq!(shown(&m, "old"), 1);
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! The screen model: everything the UI shows, as plain data that tests can inspect.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::session::Session;
 
 /// How many log lines are kept; older ones are dropped.
 pub const LOG_CAPACITY: usize = 10_000;
+
+/// How many of a room's latest messages are remembered, to tell the messages a join replays
+/// (a room's last 10, PROTOCOL.md) that the log already shows from news.
+const SEEN_PER_ROOM: usize = 10;
+
+/// A room message as the server sent it: its time (RFC 3339, milliseconds), sender and text.
+pub type MessageKey = (String, String, String);
 
 /// What a log line is, which decides its colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +147,11 @@ pub struct Model {
     /// How many rows the log is scrolled back from its end (0: following new lines).
     pub scroll: usize,
     log: VecDeque<LogLine>,
+    /// The latest room messages the log shows, by lower-case room name.
+    seen: HashMap<String, VecDeque<MessageKey>>,
+    /// The room whose join replay is arriving: set by our own join, it lasts while the replies
+    /// that follow are that room's replayed messages.
+    replaying: Option<String>,
 }
 
 impl Model {
@@ -154,6 +166,8 @@ impl Model {
             target: Target::All,
             scroll: 0,
             log: VecDeque::new(),
+            seen: HashMap::new(),
+            replaying: None,
         }
     }
 
@@ -178,10 +192,24 @@ impl Model {
         self.push(LogLine::new(LineKind::Local, text));
     }
 
-    /// Empties the log.
+    /// Empties the log (a later join replays what it showed again).
     pub fn clear_log(&mut self) {
         self.log.clear();
+        self.seen.clear();
         self.scroll = 0;
+    }
+
+    /// Records that the log shows this message of `room`; returns false if it already did.
+    pub fn show_room_message(&mut self, room: &str, key: MessageKey) -> bool {
+        let seen = self.seen.entry(room.to_lowercase()).or_default();
+        if seen.contains(&key) {
+            return false;
+        }
+        if seen.len() == SEEN_PER_ROOM {
+            seen.pop_front();
+        }
+        seen.push_back(key);
+        true
     }
 
     /// Makes `target` where plain text goes (`/to`), in the spelling of the user online or the
@@ -215,6 +243,22 @@ impl Model {
                 self.target.label()
             )),
         }
+    }
+
+    /// Our own join of `room`: its replayed messages follow.
+    pub fn start_replay(&mut self, room: &str) {
+        self.replaying = Some(room.to_lowercase());
+    }
+
+    /// Ends a join replay; returns the room it was for. Every reply ends it but a replayed
+    /// message of that room, which puts it back ([`Model::continue_replay`]).
+    pub fn take_replay(&mut self) -> Option<String> {
+        self.replaying.take()
+    }
+
+    /// Continues the join replay of `room` (lower case, as [`Model::take_replay`] gave it).
+    pub fn continue_replay(&mut self, room: String) {
+        self.replaying = Some(room);
     }
 
     /// Scrolls back (towards older lines) by `rows`.
