@@ -2,11 +2,15 @@
 //! `scripts/bench-ab.sh`) starts it, answers over TCP and stops on SIGINT, even when it was
 //! started with SIGINT ignored, as a shell script's background jobs are.
 
+#[allow(unused_macros, unused_imports)] // per_runtime! is not used here.
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{signal, wait_child};
 
 #[test]
 fn bench_floor_serves_and_stops_on_sigint_even_when_started_ignoring_it() {
@@ -42,22 +46,10 @@ fn bench_floor_serves_and_stops_on_sigint_even_when_started_ignoring_it() {
         "[SERVER INFO] - Welcome to floor_chat! Type help for commands.\r\n"
     );
 
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll the child") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("bench floor did not stop within 10 s of SIGINT");
-        }
-        // Polling a child's exit status: there is no portable blocking wait with a timeout.
-        thread::sleep(Duration::from_millis(10));
+    signal(&child, "INT");
+    let Some(status) = wait_child(&mut child, Duration::from_secs(10)) else {
+        let _ = child.kill();
+        panic!("bench floor did not stop within 10 s of SIGINT");
     };
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {

@@ -7,10 +7,8 @@ mod common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Server};
+use common::{DEADLINE, Server, signal, wait_child};
 
 #[test]
 fn ctrl_c_ends_a_load_run_with_the_report_so_far() {
@@ -53,23 +51,10 @@ fn ctrl_c_ends_a_load_run_with_the_report_so_far() {
             break;
         }
     }
-    let status = Command::new("kill")
-        .args(["-INT", &bench.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = bench.try_wait().expect("poll the bench") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = bench.kill();
-            panic!("bench did not end within {DEADLINE:?} of SIGINT");
-        }
-        // Polling a child's exit status: there is no portable blocking wait with a timeout.
-        thread::sleep(Duration::from_millis(10));
+    signal(&bench, "INT");
+    let Some(status) = wait_child(&mut bench, DEADLINE) else {
+        let _ = bench.kill();
+        panic!("bench did not end within {DEADLINE:?} of SIGINT");
     };
     let mut stdout = String::new();
     let mut stderr = String::new();

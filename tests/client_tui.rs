@@ -145,6 +145,22 @@ fn start_server(args: &[&str], servers: &[&str]) -> (Child, Vec<u16>) {
 }
 
 /// A raw TCP chat user.
+/// `bind tokio`: tokio_chat and tokio_ws_chat on one kernel; their ports, TCP first.
+fn start_tokio_tcp_and_ws() -> (Child, Vec<u16>) {
+    start_server(
+        &[
+            "bind",
+            "tokio",
+            "--base-port",
+            "0",
+            "--store",
+            "memory",
+            "--no-color",
+        ],
+        &["tokio_chat", "tokio_ws_chat"],
+    )
+}
+
 struct TcpUser {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -336,18 +352,7 @@ fn tui_client_chats_with_a_tcp_user() {
 fn tui_client_over_websocket_chats_with_a_tcp_user() {
     let mut cleanup = setup();
     // tokio_chat and tokio_ws_chat on one kernel: alice on WebSocket, bob on TCP.
-    let (server, ports) = start_server(
-        &[
-            "bind",
-            "tokio",
-            "--base-port",
-            "0",
-            "--store",
-            "memory",
-            "--no-color",
-        ],
-        &["tokio_chat", "tokio_ws_chat"],
-    );
+    let (server, ports) = start_tokio_tcp_and_ws();
     cleanup.server = Some(server);
     chat(&cleanup, ports[0], &format!("ws://127.0.0.1:{}", ports[1]));
 }
@@ -355,18 +360,7 @@ fn tui_client_over_websocket_chats_with_a_tcp_user() {
 #[test]
 fn a_client_pointed_at_the_other_transport_says_which_address_to_use() {
     let mut cleanup = setup();
-    let (server, ports) = start_server(
-        &[
-            "bind",
-            "tokio",
-            "--base-port",
-            "0",
-            "--store",
-            "memory",
-            "--no-color",
-        ],
-        &["tokio_chat", "tokio_ws_chat"],
-    );
+    let (server, ports) = start_tokio_tcp_and_ws();
     cleanup.server = Some(server);
     let (tcp, ws) = (ports[0], ports[1]);
 

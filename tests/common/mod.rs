@@ -290,30 +290,42 @@ impl Server {
 
     /// Sends SIGTERM to the process.
     pub fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        signal(&self.child, "TERM");
     }
 
     /// Waits for the process to exit within `within`; fails the test if it does not.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "async-chat did not exit within {within:?}\nstdout: {:#?}\nstderr: {:#?}",
-                    self.console.snapshot(),
-                    self.stderr.snapshot()
-                );
-            }
-            // Polling a child's exit status: there is no portable blocking wait with a timeout.
-            thread::sleep(Duration::from_millis(10));
+        wait_child(&mut self.child, within).unwrap_or_else(|| {
+            panic!(
+                "async-chat did not exit within {within:?}\nstdout: {:#?}\nstderr: {:#?}",
+                self.console.snapshot(),
+                self.stderr.snapshot()
+            )
+        })
+    }
+}
+
+/// Sends the signal `name` (`TERM`, `INT`, ...) to `child`; fails the test if `kill` does.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// Waits up to `within` for `child` to exit: its status, or `None` if it is still running.
+pub fn wait_child(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            return Some(status);
         }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        // Polling a child's exit status: there is no portable blocking wait with a timeout.
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
