@@ -291,6 +291,11 @@ mod tests {
         out
     }
 
+    /// The server sent `line`.
+    fn receive(line: &str, m: &mut Model, tx: &UnboundedSender<Outgoing>) {
+        handle_net(NetEvent::Line(line.into()), m, tx);
+    }
+
     /// The server went away (the first failed attempt).
     fn lose_connection(m: &mut Model, tx: &UnboundedSender<Outgoing>) {
         handle_net(
@@ -321,8 +326,8 @@ mod tests {
         let mut m = Model::new("h:1", session_from_args(&args(&[])));
         let mut e = LineEditor::new();
         handle_net(NetEvent::Connected, &mut m, &tx);
-        handle_net(
-            NetEvent::Line("[SERVER INFO] - Welcome to tokio_chat! Type help for commands.".into()),
+        receive(
+            "[SERVER INFO] - Welcome to tokio_chat! Type help for commands.",
             &mut m,
             &tx,
         );
@@ -331,14 +336,10 @@ mod tests {
         type_line("", &mut m, &mut e, &tx);
         assert_eq!(sent(&mut rx), ["login alice"]);
         assert!(e.history().is_empty(), "prompt answers are not history");
-        handle_net(
-            NetEvent::Line(r#"{"type":"login","user":"alice"}"#.into()),
-            &mut m,
-            &tx,
-        );
+        receive(r#"{"type":"login","user":"alice"}"#, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["userlist"]);
-        handle_net(
-            NetEvent::Line(r#"{"type":"userlist","users":["bob","alice"]}"#.into()),
+        receive(
+            r#"{"type":"userlist","users":["bob","alice"]}"#,
             &mut m,
             &tx,
         );
@@ -347,8 +348,8 @@ mod tests {
         assert_eq!(sent(&mut rx), ["msgall hello all"]);
         type_line("/join #rust", &mut m, &mut e, &tx);
         assert_eq!(sent(&mut rx), ["join #rust"]);
-        handle_net(
-            NetEvent::Line(r##"{"type":"join","user":"alice","room":"#rust"}"##.into()),
+        receive(
+            r##"{"type":"join","user":"alice","room":"#rust"}"##,
             &mut m,
             &tx,
         );
@@ -422,14 +423,10 @@ mod tests {
         let mut e = LineEditor::new();
         handle_net(NetEvent::Connected, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["login alice"]);
-        handle_net(
-            NetEvent::Line(r#"{"type":"login","user":"alice"}"#.into()),
-            &mut m,
-            &tx,
-        );
+        receive(r#"{"type":"login","user":"alice"}"#, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["userlist", "join #go"]);
-        handle_net(
-            NetEvent::Line(r##"{"type":"join","user":"alice","room":"#go"}"##.into()),
+        receive(
+            r##"{"type":"join","user":"alice","room":"#go"}"##,
             &mut m,
             &tx,
         );
@@ -442,11 +439,7 @@ mod tests {
         assert_eq!(m.log().back().unwrap().kind, LineKind::Local);
         handle_net(NetEvent::Connected, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["login alice"]);
-        handle_net(
-            NetEvent::Line(r#"{"type":"login","user":"alice"}"#.into()),
-            &mut m,
-            &tx,
-        );
+        receive(r#"{"type":"login","user":"alice"}"#, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["userlist", "join #go"]);
     }
 
@@ -457,19 +450,11 @@ mod tests {
         let mut e = LineEditor::new();
         handle_net(NetEvent::Connected, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["login gg"]);
-        handle_net(
-            NetEvent::Line(r#"{"type":"login","user":"gg"}"#.into()),
-            &mut m,
-            &tx,
-        );
+        receive(r#"{"type":"login","user":"gg"}"#, &mut m, &tx);
         sent(&mut rx);
         type_line("/register gg pw", &mut m, &mut e, &tx);
         assert_eq!(sent(&mut rx), ["register gg pw"]);
-        handle_net(
-            NetEvent::Line(r#"{"type":"info","text":"[gg] registered."}"#.into()),
-            &mut m,
-            &tx,
-        );
+        receive(r#"{"type":"info","text":"[gg] registered."}"#, &mut m, &tx);
         lose_connection(&mut m, &tx);
         handle_net(NetEvent::Connected, &mut m, &tx);
         assert_eq!(sent(&mut rx), ["login gg pw"]);
