@@ -12,17 +12,7 @@ use common::{DEADLINE, Server, signal, wait_child};
 
 #[test]
 fn ctrl_c_ends_a_load_run_with_the_report_so_far() {
-    let server = Server::start(
-        &[
-            "tokio_chat",
-            "--port",
-            "0",
-            "--store",
-            "memory",
-            "--no-color",
-        ],
-        1,
-    );
+    let server = Server::chat("tokio_chat", &[]);
     let mut watcher = server.login("watcher");
     // 2,000 messages at 2 a second: half an hour, unless interrupted.
     let mut bench = Command::new(env!("CARGO_BIN_EXE_async-chat"))
