@@ -58,6 +58,12 @@ pub struct LoadArgs {
     /// day), and sooner once every client has lost its connection.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// A sending run ends after this many seconds in which nothing was sent, received, refused
+    /// or disconnected (a server that swallows messages, or holds them), and reports what is
+    /// missing as lost; 0 = wait out --timeout. With --rate, the time between two messages is
+    /// added.
+    #[arg(long, value_name = "SECS", default_value_t = crate::load::DEFAULT_STALL_S)]
+    pub stall: u64,
     /// Print the report as one JSON line.
     #[arg(long)]
     pub json: bool,
@@ -70,7 +76,7 @@ pub struct LoadArgs {
     #[arg(
         long,
         value_name = "K",
-        conflicts_with_all = ["clients", "senders", "messages", "rate", "window", "payload_size"]
+        conflicts_with_all = ["clients", "senders", "messages", "rate", "window", "payload_size", "stall"]
     )]
     pub idle: Option<usize>,
     /// With --idle: do not log the connections in.
@@ -102,6 +108,7 @@ impl Default for LoadArgs {
             window: 1,
             payload_size: 64,
             timeout: 60,
+            stall: crate::load::DEFAULT_STALL_S,
             json: false,
             server_pid: None,
             idle: None,

@@ -13,7 +13,7 @@ use crate::client::{ClientStats, load_client};
 use crate::error::BenchError;
 use crate::payload::HEADER_LEN;
 use crate::report::{Latency, LoadReport, ServerStats};
-use crate::shared::{ClientConfig, LoadShared, Login, Phase};
+use crate::shared::{ClientConfig, Counters, LoadShared, Login, Phase};
 use crate::sys;
 use crate::target::{Target, Transport};
 use crate::{irc, protocol::Protocol};
@@ -40,6 +40,9 @@ pub struct LoadConfig {
     pub payload_size: usize,
     /// The whole run ends after this.
     pub timeout: Duration,
+    /// The measured part ends after this long without progress (see [`Stall`]); `None`: not
+    /// before `timeout`.
+    pub stall: Option<Duration>,
     /// Server process to measure.
     pub server_pid: Option<u32>,
     /// Allow non-loopback targets.
@@ -69,9 +72,14 @@ impl LoadConfig {
             )));
         }
         check_count("--clients", a.clients)?;
-        if !(a.rate.is_finite() && (a.rate == 0.0 || a.rate >= MIN_RATE)) {
+        if !(a.rate.is_finite() && (a.rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&a.rate))) {
             return Err(BenchError::Config(format!(
-                "--rate must be 0 (as fast as the window allows) or at least {MIN_RATE} messages a second"
+                "--rate must be 0 (as fast as the window allows) or {MIN_RATE} to {MAX_RATE:.0} messages a second"
+            )));
+        }
+        if a.stall > MAX_TIMEOUT {
+            return Err(BenchError::Config(format!(
+                "--stall must be 0 (wait out --timeout) to {MAX_TIMEOUT} seconds"
             )));
         }
         check_common(a)?;
@@ -89,6 +97,7 @@ impl LoadConfig {
             // What is sent: a payload never holds less than its header.
             payload_size: a.payload_size.max(HEADER_LEN),
             timeout: Duration::from_secs(a.timeout),
+            stall: (a.stall > 0).then(|| Duration::from_secs(a.stall)),
             server_pid: a.server_pid,
             allow_remote: a.allow_remote,
             name_prefix: a.name_prefix.clone(),
@@ -136,6 +145,14 @@ pub const MAX_PAYLOAD: usize = 1 << 20;
 
 /// The lowest nonzero `--rate`, messages a second (one every 1,000 s: far past any run).
 pub const MIN_RATE: f64 = 0.001;
+
+/// The default `--stall`, seconds: long past any pause of a working server on loopback, short
+/// beside the default `--timeout` of a minute.
+pub const DEFAULT_STALL_S: u64 = 10;
+
+/// The highest `--rate`, messages a second: a thousand times what this machine's servers
+/// deliver, so no run is limited by it; a larger number is a typo, not a plan.
+pub const MAX_RATE: f64 = 1e9;
 
 /// Checks a count of connections against [`MAX_CLIENTS`].
 pub fn check_count(option: &str, count: usize) -> Result<(), BenchError> {
@@ -295,6 +312,9 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
     // Watched from before the first message, so that a Ctrl-C at any moment of the run ends it.
     let mut interrupt = Interrupt::watch(cfg.stop_on_interrupt);
     let start = Instant::now();
+    let mut stall = cfg
+        .stall
+        .map(|quiet| Stall::new(quiet, cfg.rate, sh.counters(), start));
     let _ = phase_tx.send(Phase::Run);
     let end_of_run = loop {
         let notified = sh.progress.notified();
@@ -306,9 +326,21 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         if sh.lost() >= tally.ready {
             break EndOfRun::AllDisconnected;
         }
+        let now = Instant::now();
+        let stall_at = match &mut stall {
+            Some(s) => match s.check(sh.counters(), now) {
+                Some(at) => at.min(deadline),
+                None => break EndOfRun::Stalled,
+            },
+            None => deadline,
+        };
+        if now >= deadline {
+            break EndOfRun::TimedOut;
+        }
         tokio::select! {
             () = notified => {}
-            () = tokio::time::sleep_until(deadline) => break EndOfRun::TimedOut,
+            // Looks again: the counters moved meanwhile, or the stall (or the deadline) came.
+            () = tokio::time::sleep_until(stall_at) => {}
             () = interrupt.signalled() => break EndOfRun::Interrupted,
         }
     };
@@ -333,6 +365,8 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadReport, BenchError> {
         rate: cfg.rate,
         payload_size: cfg.payload_size,
         timed_out: end_of_run == EndOfRun::TimedOut,
+        stalled_s: (end_of_run == EndOfRun::Stalled)
+            .then(|| stall.as_ref().map_or(0.0, |s| s.quiet.as_secs_f64())),
         all_disconnected: end_of_run == EndOfRun::AllDisconnected,
         interrupted: end_of_run == EndOfRun::Interrupted,
         connect_login_s: connect_login.as_secs_f64(),
@@ -401,10 +435,52 @@ enum EndOfRun {
     Complete,
     /// `--timeout` passed first.
     TimedOut,
+    /// Nothing moved for `--stall` seconds.
+    Stalled,
     /// Every client had lost its connection.
     AllDisconnected,
     /// Ctrl-C.
     Interrupted,
+}
+
+/// Watches a run for progress: it has stalled once none of its counters (messages sent,
+/// deliveries received, refusals, lost connections, senders done) moved for `quiet`.
+///
+/// A server that swallows messages (or holds them) leaves a window-1 sender waiting for ever
+/// and its receivers with nothing to count; without this the run would wait out `--timeout`
+/// (a minute by default) to report what it knew after the first second.
+#[derive(Debug)]
+struct Stall {
+    /// How long nothing may move: `--stall`, plus the time between two messages at `--rate`.
+    quiet: Duration,
+    /// The counters when they last moved, and when that was seen.
+    last: (Counters, Instant),
+}
+
+impl Stall {
+    fn new(stall: Duration, rate: f64, counters: Counters, now: Instant) -> Stall {
+        // A paced run is quiet between its messages by design. `rate` is 0 or at least
+        // MIN_RATE, so the gap is at most 1,000 s.
+        let gap = if rate > 0.0 {
+            Duration::from_secs_f64(1.0 / rate)
+        } else {
+            Duration::ZERO
+        };
+        Stall {
+            quiet: stall.saturating_add(gap),
+            last: (counters, now),
+        }
+    }
+
+    /// Takes the counters as they are `now`: returns when to look again if nothing moves
+    /// meanwhile, or `None` once nothing has moved for `quiet`.
+    fn check(&mut self, counters: Counters, now: Instant) -> Option<Instant> {
+        if counters != self.last.0 {
+            self.last = (counters, now);
+        }
+        let at = self.last.1 + self.quiet;
+        (now < at).then_some(at)
+    }
 }
 
 /// Ctrl-C (SIGINT), watched for the length of a run.
@@ -531,6 +607,14 @@ mod tests {
                 rate: 1e-20,
                 ..args()
             },
+            LoadArgs {
+                rate: 1e300,
+                ..args()
+            },
+            LoadArgs {
+                stall: MAX_TIMEOUT + 1,
+                ..args()
+            },
         ];
         for a in bad {
             assert!(LoadConfig::from_args(&a).is_err(), "{a:?}");
@@ -541,10 +625,79 @@ mod tests {
             timeout: MAX_TIMEOUT,
             payload_size: 0,
             rate: MIN_RATE,
+            stall: MAX_TIMEOUT,
             ..args()
         };
         let c = LoadConfig::from_args(&edge).unwrap();
         assert_eq!(c.payload_size, HEADER_LEN);
+        assert_eq!(c.stall, Some(Duration::from_secs(MAX_TIMEOUT)));
+        let c = LoadConfig::from_args(&LoadArgs {
+            rate: MAX_RATE,
+            stall: 0,
+            ..args()
+        })
+        .unwrap();
+        assert_eq!(
+            (c.rate, c.stall),
+            (MAX_RATE, None),
+            "--stall 0 waits out --timeout"
+        );
+        assert_eq!(
+            LoadConfig::from_args(&args()).unwrap().stall,
+            Some(Duration::from_secs(DEFAULT_STALL_S))
+        );
+        let err = LoadConfig::from_args(&LoadArgs {
+            rate: 1e300,
+            ..args()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("0.001 to 1000000000"), "{err}");
+    }
+
+    #[test]
+    fn a_run_stalls_once_nothing_moved_for_the_quiet_time() {
+        let sh = LoadShared::new(1, 2, 2, 10, 0.0, 1, 0).unwrap();
+        let t0 = Instant::now();
+        let secs = Duration::from_secs;
+        let mut stall = Stall::new(secs(10), 0.0, sh.counters(), t0);
+        assert_eq!(
+            stall.check(sh.counters(), t0 + secs(9)),
+            Some(t0 + secs(10))
+        );
+        assert_eq!(
+            stall.check(sh.counters(), t0 + secs(10)),
+            None,
+            "ten quiet seconds"
+        );
+        // Any counter that moves starts the quiet time again, from when it was seen to move.
+        let steps: [fn(&LoadShared); 5] = [
+            |sh| sh.sent(1),
+            |sh| sh.delivered(1),
+            |sh| sh.reject(0),
+            |sh| sh.sender_done(),
+            |sh| sh.client_lost(0),
+        ];
+        for step in steps {
+            let mut stall = Stall::new(secs(10), 0.0, sh.counters(), t0);
+            step(&sh);
+            assert_eq!(
+                stall.check(sh.counters(), t0 + secs(9)),
+                Some(t0 + secs(19))
+            );
+            assert_eq!(
+                stall.check(sh.counters(), t0 + secs(18)),
+                Some(t0 + secs(19))
+            );
+            assert_eq!(stall.check(sh.counters(), t0 + secs(19)), None);
+        }
+        // A lost connection that takes its one delivery with it still counts as a move.
+        sh.delivered(1);
+        let mut stall = Stall::new(secs(1), 0.0, sh.counters(), t0);
+        sh.client_lost(1);
+        assert!(stall.check(sh.counters(), t0 + secs(1)).is_some());
+        // A paced run may be quiet for the gap between two messages besides.
+        let stall = Stall::new(secs(10), 0.5, sh.counters(), t0);
+        assert_eq!(stall.quiet, secs(12));
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub struct LoadReport {
     pub errors: BTreeMap<String, u64>,
     /// The run hit `--timeout` before every delivery arrived.
     pub timed_out: bool,
+    /// The run ended because nothing had moved for this many seconds (`--stall`, plus the gap
+    /// between two messages at `--rate`), before every delivery arrived.
+    #[serde(default)]
+    pub stalled_s: Option<f64>,
     /// The run ended early because every client had lost its connection (nothing more could
     /// arrive), before every delivery did.
     #[serde(default)]
@@ -252,13 +256,15 @@ impl Display for LoadReport {
                 String::new()
             },
             if self.timed_out {
-                " (TIMED OUT)"
+                " (TIMED OUT)".to_string()
+            } else if let Some(quiet) = self.stalled_s {
+                format!(" (STALLED: nothing moved for {quiet:.0} s)")
             } else if self.all_disconnected {
-                " (EVERY CLIENT DISCONNECTED)"
+                " (EVERY CLIENT DISCONNECTED)".to_string()
             } else if self.interrupted {
-                " (INTERRUPTED)"
+                " (INTERRUPTED)".to_string()
             } else {
-                ""
+                String::new()
             }
         )?;
         if !self.disconnected.is_empty() {

@@ -125,6 +125,13 @@ pub struct LoadShared {
     pub progress: Notify,
 }
 
+/// A snapshot of a run's progress counters: messages sent, deliveries received by clients
+/// still connected, refusals, lost connections, senders done. Two differ when anything
+/// happened between them (a lost connection changes the lost count, whatever it does to the
+/// received one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters([u64; 5]);
+
 impl LoadShared {
     /// Creates the shared state for `clients` clients of which `senders` send `messages` each.
     #[allow(clippy::too_many_arguments)]
@@ -310,6 +317,17 @@ impl LoadShared {
         if now >= self.target.load(Ordering::Acquire) {
             self.progress.notify_one();
         }
+    }
+
+    /// The counters that move while a run makes progress, for telling a stalled run.
+    pub fn counters(&self) -> Counters {
+        Counters([
+            self.sent.load(Ordering::Acquire),
+            self.received_alive.load(Ordering::Acquire),
+            self.rejected.load(Ordering::Acquire),
+            self.lost.load(Ordering::Acquire) as u64,
+            self.senders_done.load(Ordering::Acquire) as u64,
+        ])
     }
 
     /// Whether the run is complete, given how many senders started: every sender is done and

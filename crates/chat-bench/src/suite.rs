@@ -113,6 +113,7 @@ impl Plan {
             window: self.window,
             payload_size: self.payload_size,
             timeout: Duration::from_secs(self.timeout_s),
+            stall: Some(Duration::from_secs(crate::load::DEFAULT_STALL_S)),
             server_pid: Some(pid),
             allow_remote: false,
             name_prefix: "bench".into(),
@@ -520,6 +521,8 @@ fn load_summary(r: &LoadReport) -> String {
     }
     if r.timed_out {
         s.push_str(", TIMED OUT");
+    } else if let Some(quiet) = r.stalled_s {
+        let _ = write!(s, ", STALLED ({quiet:.0} s without progress)");
     }
     s
 }
@@ -590,7 +593,13 @@ pub fn table(out: &SuiteResults) -> String {
                         per_second(l.deliveries_per_s),
                         micros(l.latency.p99_us),
                         l.deliveries_lost,
-                        if l.timed_out { " (timeout)" } else { "" }
+                        if l.timed_out {
+                            " (timeout)"
+                        } else if l.stalled_s.is_some() {
+                            " (stalled)"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 None if r.errors.contains_key(key) => t.push_str("| failed | - | - | - "),

@@ -490,7 +490,7 @@ async fn refused_messages_are_counted_and_do_not_stall_the_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn window_one_stalls_when_nothing_is_delivered() {
+async fn with_no_stall_time_a_run_that_stops_moving_waits_out_the_timeout() {
     let addr = start(
         false,
         Faults {
@@ -501,14 +501,47 @@ async fn window_one_stalls_when_nothing_is_delivered() {
     .await;
     let mut cfg = load_config(&addr.to_string(), 2, 2, 10);
     cfg.timeout = Duration::from_secs(2);
+    cfg.stall = None;
     let r = run_load(&cfg).await.unwrap();
-    assert!(r.timed_out);
+    assert!(r.timed_out && r.stalled_s.is_none(), "{r}");
     assert_eq!(
         r.sent, 2,
         "one message in flight per sender, never acknowledged"
     );
     assert_eq!(r.deliveries_received, 0);
     assert_eq!(r.deliveries_lost, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_stops_moving_ends_after_the_stall_time_not_the_timeout() {
+    let addr = start(
+        false,
+        Faults {
+            mute: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut cfg = load_config(&addr.to_string(), 3, 2, 10);
+    cfg.timeout = Duration::from_secs(60);
+    cfg.stall = Some(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let r = run_load(&cfg).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited for the timeout: {r}"
+    );
+    assert!(!r.timed_out, "{r}");
+    assert_eq!(r.stalled_s, Some(1.0), "{r}");
+    assert_eq!((r.sent, r.deliveries_received), (2, 0), "{r}");
+    assert_eq!(r.deliveries_lost, 6);
+    assert!(
+        r.to_string()
+            .contains("6 lost (STALLED: nothing moved for 1 s)"),
+        "{r}"
+    );
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["stalled_s"], 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -598,6 +631,7 @@ fn command_line_options_parse() {
         "--rate",
         "--window",
         "--payload-size",
+        "--stall",
     ] {
         let err = Cli::try_parse_from(["bench", "--idle", "10", option, "5"])
             .err()
@@ -605,6 +639,11 @@ fn command_line_options_parse() {
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(err.to_string().contains(option), "{err}");
     }
+    let cli = Cli::try_parse_from(["bench"]).unwrap();
+    assert_eq!(cli.bench.load.stall, 10, "the default stall time");
+    let cli = Cli::try_parse_from(["bench", "--stall", "0"]).unwrap();
+    assert_eq!(cli.bench.load.stall, 0);
+    assert!(Cli::try_parse_from(["bench", "--stall", "-1"]).is_err());
     let cli = Cli::try_parse_from(["bench", "--idle", "10", "--timeout", "5"]).unwrap();
     assert_eq!((cli.bench.load.idle, cli.bench.load.timeout), (Some(10), 5));
 

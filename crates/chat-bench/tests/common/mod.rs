@@ -31,6 +31,7 @@ pub fn load_config(
         window: 1,
         payload_size: 64,
         timeout: Duration::from_secs(30),
+        stall: None,
         // The fake server runs in this process.
         server_pid: Some(std::process::id()),
         allow_remote: false,
