@@ -42,7 +42,7 @@ pub struct LoadArgs {
     /// Messages each sender sends (`msgall`).
     #[arg(long, default_value_t = 100)]
     pub messages: u32,
-    /// Total send rate over all senders, messages per second (at least 0.001); 0 = as fast as
+    /// Total send rate over all senders, messages per second (0.001 to 10^9); 0 = as fast as
     /// the window allows.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
