@@ -144,7 +144,6 @@ fn start_server(args: &[&str], servers: &[&str]) -> (Child, Vec<u16>) {
     (server, ports.into_iter().flatten().collect())
 }
 
-/// A raw TCP chat user.
 /// `bind tokio`: tokio_chat and tokio_ws_chat on one kernel; their ports, TCP first.
 fn start_tokio_tcp_and_ws() -> (Child, Vec<u16>) {
     start_server(
@@ -161,6 +160,7 @@ fn start_tokio_tcp_and_ws() -> (Child, Vec<u16>) {
     )
 }
 
+/// A raw TCP chat user.
 struct TcpUser {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
