@@ -459,15 +459,18 @@ struct Stall {
 
 impl Stall {
     fn new(stall: Duration, rate: f64, counters: Counters, now: Instant) -> Stall {
-        // A paced run is quiet between its messages by design. `rate` is 0 or at least
-        // MIN_RATE, so the gap is at most 1,000 s.
+        // A paced run is quiet between its messages by design. From the options `rate` is 0
+        // or at least MIN_RATE (a gap of at most 1,000 s); a config built otherwise is capped
+        // rather than trusted, so the sum stays an `Instant` away from any `now`.
         let gap = if rate > 0.0 {
-            Duration::from_secs_f64(1.0 / rate)
+            Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX)
         } else {
             Duration::ZERO
         };
         Stall {
-            quiet: stall.saturating_add(gap),
+            quiet: stall
+                .saturating_add(gap)
+                .min(Duration::from_secs(2 * MAX_TIMEOUT)),
             last: (counters, now),
         }
     }
@@ -698,6 +701,10 @@ mod tests {
         // A paced run may be quiet for the gap between two messages besides.
         let stall = Stall::new(secs(10), 0.5, sh.counters(), t0);
         assert_eq!(stall.quiet, secs(12));
+        // A rate no option allows, in a config built by hand, is capped, not a panic.
+        let mut stall = Stall::new(secs(10), 1e-300, sh.counters(), t0);
+        assert_eq!(stall.quiet, secs(2 * MAX_TIMEOUT));
+        assert!(stall.check(sh.counters(), t0).is_some());
     }
 
     #[test]
