@@ -40,8 +40,9 @@ pub struct LoadConfig {
     pub payload_size: usize,
     /// The whole run ends after this.
     pub timeout: Duration,
-    /// The measured part ends after this long without progress (see [`Stall`]); `None`: not
-    /// before `timeout`.
+    /// The measured part ends after this long in which nothing was sent, received, refused or
+    /// disconnected (plus the gap between two messages at `rate`); `None`: not before
+    /// `timeout`.
     pub stall: Option<Duration>,
     /// Server process to measure.
     pub server_pid: Option<u32>,
